@@ -108,7 +108,9 @@ def validate_values(
     """
     existing = existing or {}
     known = {s.name for s in specs}
-    errors: dict[str, str] = {name: "is not a field of this connector" for name in submitted if name not in known}
+    errors: dict[str, str] = {
+        name: "is not a field of this connector" for name in submitted if name not in known
+    }
     values: dict[str, Any] = {}
     for spec in specs:
         try:

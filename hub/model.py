@@ -22,7 +22,14 @@ FulfillmentStatus = Literal["unfulfilled", "partially_fulfilled", "fulfilled"]
 CHANNELS: tuple[str, ...] = ("shopify", "woocommerce", "magento", "amazon")
 STATUSES: tuple[str, ...] = ("open", "on_hold", "cancelled", "completed")
 PAYMENT_STATUSES: tuple[str, ...] = (
-    "pending", "authorized", "paid", "partially_paid", "partially_refunded", "refunded", "voided", "failed",
+    "pending",
+    "authorized",
+    "paid",
+    "partially_paid",
+    "partially_refunded",
+    "refunded",
+    "voided",
+    "failed",
 )
 FULFILLMENT_STATUSES: tuple[str, ...] = ("unfulfilled", "partially_fulfilled", "fulfilled")
 

@@ -1,0 +1,94 @@
+"""Shopify: the connector's declaration and the methods the core calls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from hub.connectors import Capability, Connector, FieldSpec, TestResult
+from hub.http import HttpError
+
+#: the one pinned Admin API version; a connection may override it
+API_VERSION = "2026-07"
+#: REST bucket: 40 requests, leaking 2 per second (standard plans)
+REST_BUCKET = (40.0, 2.0)
+
+
+def check_store_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host.endswith(".myshopify.com"):
+        return None
+    if host in ("127.0.0.1", "localhost"):
+        return None  # a sandbox on this machine
+    return "must be https://your-store.myshopify.com"
+
+
+class ShopifyConnector(Connector):
+    name = "shopify"
+    display_name = "Shopify"
+    kind = "channel"
+    mapping_module = "mappings.shopify"
+    sandbox = "connectors.shopify.sandbox:ShopifySandbox"
+    capabilities = frozenset({Capability.ORDERS_POLL, Capability.ORDERS_WEBHOOK})
+    fields: ClassVar[tuple[FieldSpec, ...]] = (
+        FieldSpec(
+            "store_url",
+            "Store address",
+            type="url",
+            help="https://your-store.myshopify.com",
+            check=check_store_url,
+        ),
+        FieldSpec(
+            "access_token",
+            "Admin API access token",
+            type="secret",
+            help="From the custom app's API credentials (starts with shpat_).",
+        ),
+        FieldSpec(
+            "api_secret",
+            "API secret key",
+            type="secret",
+            help="Signs the webhooks Shopify sends; from the same page.",
+        ),
+        FieldSpec(
+            "api_version",
+            "Admin API version",
+            group="settings",
+            required=False,
+            default=API_VERSION,
+            pattern=r"\d{4}-\d{2}|unstable",
+            pattern_message="must look like 2026-07",
+        ),
+        FieldSpec(
+            "backfill_since",
+            "Import orders since",
+            type="date",
+            group="settings",
+            required=False,
+            help="The first sync fetches orders updated since this date.",
+        ),
+    )
+
+    @classmethod
+    def base_url(cls, credentials: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+        version = settings.get("api_version") or API_VERSION
+        return f"{str(credentials['store_url']).rstrip('/')}/admin/api/{version}/"
+
+    @classmethod
+    def rate_limit(cls, settings: Mapping[str, Any]) -> tuple[float, float]:
+        return REST_BUCKET
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        ctx.http.session.headers["X-Shopify-Access-Token"] = str(ctx.credentials["access_token"])
+
+    def test_connection(self) -> TestResult:
+        try:
+            shop = self.ctx.http.get("shop.json").json()["shop"]
+        except HttpError as exc:
+            if exc.status in (401, 403):
+                return TestResult(False, f"Shopify refused the access token ({exc.status}).")
+            return TestResult(False, str(exc))
+        return TestResult(True, f"connected to {shop.get('name')} ({shop.get('myshopify_domain')})")

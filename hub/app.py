@@ -1,0 +1,52 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+from flask_wtf.csrf import CSRFProtect
+
+from hub.config import Settings
+from hub.crypto import SecretBox, load_or_create_master_key
+from hub.db import Database
+
+csrf = CSRFProtect()
+
+
+@dataclass
+class Hub:
+    """What every request and command needs: settings, the database, the secret box."""
+
+    settings: Settings
+    db: Database
+    box: SecretBox
+
+
+def current_hub() -> Hub:
+    return current_app.extensions["hub"]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    master = load_or_create_master_key(settings.secret_key, settings.instance_dir)
+    box = SecretBox(master)
+    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app.config.update(
+        SECRET_KEY=box.session_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.extensions["hub"] = Hub(settings=settings, db=Database(settings.database_url), box=box)
+    csrf.init_app(app)
+
+    from hub.api import api
+    from hub.web import register_web
+
+    app.register_blueprint(api)
+    csrf.exempt(api)
+    register_web(app)
+    return app

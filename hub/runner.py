@@ -1,0 +1,88 @@
+"""``hub run``: the web server, the scheduler and (for a newcomer) the sandboxes in one process."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+from flask import current_app
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
+from werkzeug.serving import run_simple
+
+from hub import tables as t
+from hub.app import current_hub
+from hub.connectors import registry
+from hub.sandbox import Sandbox, load_sandbox
+from hub.services.accounts import create_user, has_users
+from hub.services.connections import create_connection, update_connection
+
+log = logging.getLogger(__name__)
+INITIAL_PASSWORD_FILE = "initial-admin-password"
+SANDBOX_PORT_BASE = 5100
+
+
+def ensure_admin() -> str:
+    """The login line to print. On first start an ``admin`` is created and its password
+    kept in the instance folder (mode 600) only until someone changes it."""
+    hub = current_hub()
+    path: Path = hub.settings.instance_dir / INITIAL_PASSWORD_FILE
+    with hub.db.session() as session:
+        if not has_users(session):
+            password = create_user(session, "admin")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(password + "\n")
+            return f"login: admin / {password}"
+        admin = session.scalar(select(t.User).where(t.User.username == "admin"))
+        if admin and path.exists():
+            password = path.read_text().strip()
+            if check_password_hash(admin.password_hash, password):
+                return f"login: admin / {password}"
+            path.unlink()
+    return "login: your user (`hub create-admin NAME` adds one, `--reset` sets a new password)"
+
+
+def start_sandboxes() -> list[Sandbox]:
+    """Start every installed connector's sandbox on a fixed port and point a connection at it."""
+    hub = current_hub()
+    started: list[Sandbox] = []
+    for offset, (name, cls) in enumerate(registry().items()):
+        if not cls.sandbox:
+            continue
+        sandbox = load_sandbox(cls.sandbox)
+        sandbox.start(port=SANDBOX_PORT_BASE + offset)
+        started.append(sandbox)
+        values = sandbox.connection_values()
+        display = f"{cls.display_name} sandbox"
+        with hub.db.session() as session:
+            conn = session.scalar(select(t.Connection).where(t.Connection.name == display))
+            if conn is None:
+                create_connection(session, hub.box, name, display, values)
+            else:
+                update_connection(session, hub.box, conn, display, values)
+        click.echo(f"sandbox {name}: {sandbox.url}")
+    return started
+
+
+def serve(host: str, port: int, sandbox: bool | None, scheduler: bool | None) -> None:
+    hub = current_hub()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    sandboxes = start_sandboxes() if (hub.settings.sandbox if sandbox is None else sandbox) else []
+    sched = None
+    if hub.settings.scheduler if scheduler is None else scheduler:
+        from scheduler import build_scheduler
+
+        sched = build_scheduler(app)
+        sched.start()
+    click.echo(f"Hub running at http://{host}:{port}/")
+    click.echo(ensure_admin())
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if sched is not None:
+            sched.shutdown(wait=False)
+        for s in sandboxes:
+            s.stop()

@@ -1,0 +1,55 @@
+"""The server-rendered web UI: login, connections, orders."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, redirect, request, url_for
+from flask_login import LoginManager, UserMixin
+from flask_wtf.csrf import CSRFError
+
+from hub import tables as t
+from hub.app import current_hub
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please log in."
+
+
+class WebUser(UserMixin):
+    def __init__(self, user_id: int, username: str) -> None:
+        self.id = user_id
+        self.username = username
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> WebUser | None:
+    if not user_id.isdigit():
+        return None
+    with current_hub().db.session() as session:
+        user = session.get(t.User, int(user_id))
+        return WebUser(user.id, user.username) if user else None
+
+
+def register_web(app: Flask) -> None:
+    from hub.web.auth import bp as auth_bp
+    from hub.web.connections import bp as connections_bp
+    from hub.web.orders import bp as orders_bp
+
+    login_manager.init_app(app)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(connections_bp)
+    app.register_blueprint(orders_bp)
+
+    @app.get("/")
+    def index() -> Response:
+        return redirect(url_for("orders.index"))
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError) -> tuple[str, int]:
+        return f"Bad request: {exc.description} Reload the page and try again.", 400
+
+    @app.errorhandler(404)
+    def _not_found(exc: Exception) -> tuple[Response | str, int]:
+        if request.path.startswith("/api/"):
+            body = {"error": {"code": "not_found", "message": "no such endpoint", "field": None}}
+            return jsonify(body), 404
+        return "Not found", 404
