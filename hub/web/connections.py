@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -119,7 +121,10 @@ def edit(connection_id: int) -> str | Response | tuple[str, int]:
             form.name.data = conn.name
             for view in views:
                 if not view.spec.secret:
-                    form[f"f_{view.spec.name}"].data = view.value
+                    value = view.value
+                    if view.spec.type == "date" and value:
+                        value = date.fromisoformat(value)
+                    form[f"f_{view.spec.name}"].data = value
         page = render_template(
             "connections/form.html", form=form, cls=cls, views=views, errors=errors, connection=conn
         )
