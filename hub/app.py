@@ -31,6 +31,7 @@ def current_hub() -> Hub:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     master = load_or_create_master_key(settings.secret_key, settings.instance_dir)
     box = SecretBox(master)
     app = Flask(__name__, instance_path=str(settings.instance_dir))

@@ -99,6 +99,16 @@ class Database:
         cfg.attributes["engine"] = self.engine
         return cfg
 
+    def pending_migrations(self) -> bool:
+        """Whether the schema is behind the code (``hub db upgrade`` needed)."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        heads = set(ScriptDirectory.from_config(self.alembic_config()).get_heads())
+        with self.engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+        return current != heads
+
     def upgrade(self, revision: str = "head") -> None:
         command.upgrade(self.alembic_config(), revision)
 

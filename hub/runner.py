@@ -69,14 +69,18 @@ def start_sandboxes() -> list[Sandbox]:
 
 def serve(host: str, port: int, sandbox: bool | None, scheduler: bool | None) -> None:
     hub = current_hub()
+    if hub.db.pending_migrations():
+        raise click.ClickException("the database schema is not up to date: run `hub db upgrade` first")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     sandboxes = start_sandboxes() if (hub.settings.sandbox if sandbox is None else sandbox) else []
     sched = None
     if hub.settings.scheduler if scheduler is None else scheduler:
-        from scheduler import build_scheduler
+        from hub.scheduling import build_scheduler
 
         sched = build_scheduler(app)
         sched.start()
+    # the dev-server banner and per-request lines drown the two lines a newcomer needs
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     click.echo(f"Hub running at http://{host}:{port}/")
     click.echo(ensure_admin())
     try:
