@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from hub.config import Settings
 from hub.crypto import SecretBox, load_or_create_master_key
 from hub.db import Database
+from hub.dispatch import InProcessDispatcher
 
 csrf = CSRFProtect()
 
@@ -22,6 +23,7 @@ class Hub:
     settings: Settings
     db: Database
     box: SecretBox
+    dispatcher: InProcessDispatcher
 
 
 def current_hub() -> Hub:
@@ -41,13 +43,18 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
     )
-    app.extensions["hub"] = Hub(settings=settings, db=Database(settings.database_url), box=box)
+    app.extensions["hub"] = Hub(
+        settings=settings, db=Database(settings.database_url), box=box, dispatcher=InProcessDispatcher()
+    )
     csrf.init_app(app)
 
     from hub.api import api
     from hub.web import register_web
+    from hub.web.webhooks import bp as webhooks_bp
 
     app.register_blueprint(api)
+    app.register_blueprint(webhooks_bp)
     csrf.exempt(api)
+    csrf.exempt(webhooks_bp)
     register_web(app)
     return app

@@ -12,7 +12,7 @@ import enum
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Literal
@@ -156,6 +156,45 @@ class TestResult:
     message: str
 
 
+@dataclass(frozen=True)
+class OrderPage:
+    """One page of a poll: raw channel orders, sorted by their ``updated_at`` ascending,
+    and the token of the next page (None on the last)."""
+
+    payloads: list[Any]
+    next_page: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """Who a webhook is: its idempotency key (the channel's event id) and topic."""
+
+    key: str
+    topic: str
+
+
+@dataclass(frozen=True)
+class OrderChanged:
+    """A webhook (or anything else) brought the full order payload: map and ingest it."""
+
+    payload: Any
+
+
+@dataclass(frozen=True)
+class ConnectionGone:
+    """The channel revoked the hub (app uninstalled): disable the connection."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+
+
+WebhookAction = OrderChanged | ConnectionGone | Ignored
+
+
 class Connector:
     """Base class of every connector. Subclasses set the class attributes and
     implement the methods their capabilities promise."""
@@ -189,6 +228,33 @@ class Connector:
         return None
 
     def test_connection(self) -> TestResult:
+        raise NotImplementedError
+
+    # -- orders by poll (Capability.ORDERS_POLL) --------------------------------------
+    def count_orders(self, since: datetime) -> int | None:
+        """How many orders changed since ``since`` (for backfill progress), if the channel says."""
+        return None
+
+    def fetch_orders(self, since: datetime, page: str | None) -> OrderPage:
+        """A page of orders updated at or after ``since``, oldest change first."""
+        raise NotImplementedError
+
+    # -- orders by webhook (Capability.ORDERS_WEBHOOK) --------------------------------
+    @classmethod
+    def verify_webhook(cls, credentials: Mapping[str, Any], headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether the signature over the raw body is right (constant-time compare)."""
+        return False
+
+    @classmethod
+    def webhook_delivery(cls, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
+        raise NotImplementedError
+
+    def handle_webhook(self, topic: str, payload: Any) -> list[WebhookAction]:
+        """What a stored delivery means; may call the channel (e.g. re-read an order)."""
+        return [Ignored(f"topic {topic} is not handled")]
+
+    def register_webhooks(self) -> list[str]:
+        """Create the subscriptions the hub needs (missing ones only); returns the topics created."""
         raise NotImplementedError
 
     def has(self, capability: Capability) -> bool:

@@ -1,19 +1,58 @@
-"""Jobs: plain functions the scheduler runs."""
+"""Jobs: plain functions taking ids, run by the scheduler through a dispatcher."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import delete
 
 from hub import tables as t
+from hub.app import Hub
+from hub.inbox import due_events, process_event
+from hub.sync import PollSummary, poll_orders
 
+log = logging.getLogger(__name__)
 CALL_LOG_DAYS = 30
+
+
+def _hub(app: Flask) -> Hub:
+    return app.extensions["hub"]
 
 
 def prune_call_log(app: Flask, days: int = CALL_LOG_DAYS) -> int:
     """Drop outbound-call log rows older than ``days``; returns how many went."""
     cutoff = datetime.now(UTC) - timedelta(days=days)
-    with app.extensions["hub"].db.session() as session:
+    with _hub(app).db.session() as session:
         return session.execute(delete(t.ApiCall).where(t.ApiCall.at < cutoff)).rowcount or 0
+
+
+def poll_connection_orders(app: Flask, connection_id: int) -> PollSummary:
+    hub = _hub(app)
+    return poll_orders(hub.db, hub.box, hub.settings.public_url, connection_id)
+
+
+def process_inbox(app: Flask) -> int:
+    """Process every inbox event that is due (new, to be retried, or abandoned by a dead worker)."""
+    hub = _hub(app)
+    ids = due_events(hub.db)
+    for event_id in ids:
+        process_event(hub.db, hub.box, hub.settings.public_url, event_id)
+    return len(ids)
+
+
+def check_webhooks(app: Flask, connection_id: int) -> list[str]:
+    """Re-create any webhook subscription the channel dropped."""
+    from hub.services.connections import build_connector
+
+    hub = _hub(app)
+    with hub.db.session() as session:
+        conn = session.get(t.Connection, connection_id)
+        if conn is None or not conn.enabled:
+            return []
+        session.expunge(conn)
+    created = build_connector(hub.db, hub.box, conn, hub.settings.public_url).register_webhooks()
+    if created:
+        log.warning("connection %s: re-created webhook subscriptions %s", connection_id, created)
+    return created

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from hub.connectors import Capability, Connector, FieldSpec, TestResult
+from connectors.shopify import webhooks
+from connectors.shopify.client import ShopifyClient, track_call_limit
+from hub.connectors import (
+    Capability,
+    ConnectionContext,
+    Connector,
+    FieldSpec,
+    OrderPage,
+    TestResult,
+    WebhookAction,
+    WebhookDelivery,
+)
 from hub.http import HttpError
 
 #: the one pinned Admin API version; a connection may override it
@@ -80,15 +92,47 @@ class ShopifyConnector(Connector):
     def rate_limit(cls, settings: Mapping[str, Any]) -> tuple[float, float]:
         return REST_BUCKET
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: ConnectionContext) -> None:
         super().__init__(ctx)
         ctx.http.session.headers["X-Shopify-Access-Token"] = str(ctx.credentials["access_token"])
+        ctx.http.on_response.append(track_call_limit(ctx.http.limiter))
+        self.client = ShopifyClient(ctx.http)
 
     def test_connection(self) -> TestResult:
         try:
-            shop = self.ctx.http.get("shop.json").json()["shop"]
+            shop = self.client.shop()
         except HttpError as exc:
             if exc.status in (401, 403):
                 return TestResult(False, f"Shopify refused the access token ({exc.status}).")
             return TestResult(False, str(exc))
         return TestResult(True, f"connected to {shop.get('name')} ({shop.get('myshopify_domain')})")
+
+    def count_orders(self, since: datetime) -> int | None:
+        return self.client.count_orders(since)
+
+    def fetch_orders(self, since: datetime, page: str | None) -> OrderPage:
+        orders, next_url = self.client.orders_page(since, page)
+        return OrderPage(orders, next_url)
+
+    @classmethod
+    def verify_webhook(cls, credentials: Mapping[str, Any], headers: Mapping[str, str], body: bytes) -> bool:
+        return webhooks.signature_ok(str(credentials.get("api_secret") or ""), headers, body)
+
+    @classmethod
+    def webhook_delivery(cls, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
+        return webhooks.delivery(headers, body)
+
+    def handle_webhook(self, topic: str, payload: Any) -> list[WebhookAction]:
+        return webhooks.interpret(topic, payload, self.client.order)
+
+    def register_webhooks(self) -> list[str]:
+        address = self.ctx.webhook_url
+        if not address:
+            raise ValueError("the hub's public URL is not known")
+        existing = {(w["topic"], w["address"]) for w in self.client.webhooks()}
+        created = []
+        for topic in webhooks.TOPICS:
+            if (topic, address) not in existing:
+                self.client.create_webhook(topic, address)
+                created.append(topic)
+        return created

@@ -1,20 +1,13 @@
 """Simulated Shopify Admin REST API (shop, orders, order webhooks) for the Shopify connector.
 
-Wire behaviour follows the project's Shopify reference: ``X-Shopify-Access-Token`` auth,
-``/admin/api/{YYYY-MM|unstable}/`` paths echoed in ``X-Shopify-API-Version``, ``orders.json``
-filters with ``status=open`` by default, ``limit`` 50 (max 250), cursor paging through the
-``Link`` header (with ``page_info`` only ``limit`` and ``fields`` may be sent), the REST leaky
-bucket (40 calls, leaking 2/s; ``X-Shopify-Shop-Api-Call-Limit`` on every response; 429 with
-``Retry-After: 2.0``) and signed webhooks.
-
-Sort order: an explicit ``order=<id|created_at|updated_at|processed_at> [asc|desc]`` is honoured;
-with ``since_id`` and no ``order`` results are ``id asc`` (Shopify changelog, 2017); otherwise
-``created_at desc`` (newest first, as Shopify answers; not in the reference). Ties break on id.
-
-Paging is a consistent snapshot: the cursor carries the filters, the sort, the last (sort value,
-id) position and the data version of the first page. Every change keeps the previous version of
-the order, so later pages see the orders as they were at the first page: an order changed or
-created mid-traversal is neither skipped nor repeated (its new version shows in the next poll).
+Follows the project's Shopify reference (auth, versions, orders filters with ``status=open`` by
+default, ``limit`` 50/250, ``Link`` cursor paging, the 40/2-per-second REST bucket, webhooks).
+Sort: an explicit ``order=<id|created_at|updated_at|processed_at> [asc|desc]`` is honoured; with
+``since_id`` and no ``order``, ``id asc`` (Shopify changelog 2017); otherwise ``created_at desc``
+(newest first). Ties break on id. Paging is a consistent snapshot: the cursor carries the filters,
+the sort, the last (sort value, id) and the data version of the first page, and every change keeps
+the order's previous version, so a traversal sees each order matching at its first page exactly
+once, as it was then, however orders change meanwhile (the new versions show in the next poll).
 """
 
 from __future__ import annotations
@@ -50,13 +43,15 @@ BUCKET_SIZE, LEAK_PER_SECOND = 40, 2.0
 DEFAULT_LIMIT, MAX_LIMIT = 50, 250
 ORDER_ID_BASE = 450789469000
 UNAUTHORIZED = "[API] Invalid API key or access token (unrecognized login or wrong password)"
-THROTTLED = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+THROTTLED = (
+    "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+)
 
 CENT = Decimal("0.01")
 _VERSION_PATH = re.compile(r"^/admin/api/([^/]+)/")
 _VERSION = re.compile(r"\d{4}-\d{2}|unstable")
 _TIME_FILTERS = tuple(f"{f}_at_{m}" for f in ("created", "updated", "processed") for m in ("min", "max"))
-_FILTERS = ("status", "financial_status", "fulfillment_status", "since_id", "ids", "order", *_TIME_FILTERS)
+_FILTERS = ("status", "since_id", "ids", "order", *_TIME_FILTERS)
 _SORT_FIELDS = ("id", "created_at", "updated_at", "processed_at")
 _STATUS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "open": lambda o: o["closed_at"] is None and o["cancelled_at"] is None,
@@ -64,13 +59,9 @@ _STATUS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "cancelled": lambda o: o["cancelled_at"] is not None,
     "any": lambda o: True,
 }
-_PAID = ("authorized", "pending", "paid", "partially_paid", "refunded", "voided", "partially_refunded")
-_FINANCIAL = {"any": None, "unpaid": {"pending", "authorized", "partially_paid"}} | {s: {s} for s in _PAID}
-_FULFILLMENT = {"any": None, "shipped": {"fulfilled"}, "partial": {"partial"}, "unshipped": {None}}
-_FULFILLMENT["unfulfilled"] = {None, "partial"}
 
 # keys of the real sample order (tests/fixtures/shopify/order.json), in its order
-_ORDER_KEYS = (
+_ORDER_KEYS = (  # noqa: SIM905
     "id admin_graphql_api_id app_id browser_ip buyer_accepts_marketing cancel_reason cancelled_at "
     "cart_token checkout_id checkout_token client_details closed_at confirmation_number confirmed "
     "contact_email created_at currency current_subtotal_price current_subtotal_price_set "
@@ -89,10 +80,6 @@ _ORDER_KEYS = (
     "billing_address customer discount_applications fulfillments line_items payment_terms refunds "
     "shipping_address shipping_lines"
 ).split()
-_MONEY_KEYS = (
-    "current_subtotal_price current_total_discounts current_total_price current_total_tax subtotal_price "
-    "total_discounts total_line_items_price total_price total_tax"
-).split()
 
 PRODUCTS = ("Canvas Tote", "Trail Mug", "Wool Beanie", "Field Notebook", "Desk Lamp", "Linen Apron")
 COLORS = ("black", "navy", "green", "red", "sand", "grey")
@@ -110,7 +97,12 @@ SHIPPING = (("Free Shipping", "0.00"), ("Standard", "4.99"), ("Expedited", "9.99
 TAX_RATES = (Decimal("0.06"), Decimal("0.07"), Decimal("0.0825"), Decimal(0))
 CARRIERS = ("UPS", "USPS", "FedEx", "DHL Express")
 TAGS = ("vip", "wholesale", "gift", "priority", "repeat-customer")
-_FRACTIONAL_ZONES = {5.5: "Asia/Kolkata", 5.75: "Asia/Kathmandu", 9.5: "Australia/Darwin", -9.5: "Pacific/Marquesas"}
+_FRACTIONAL_ZONES = {
+    5.5: "Asia/Kolkata",
+    5.75: "Asia/Kathmandu",
+    9.5: "Australia/Darwin",
+    -9.5: "Pacific/Marquesas",
+}
 
 
 def _m(value: Decimal | int | str) -> str:
@@ -165,8 +157,10 @@ class ShopifySandbox(Sandbox):
         clock: SandboxClock | None = None,
     ) -> None:
         super().__init__(seed=seed, faults=faults)
-        if not (-12 <= shop_utc_offset_hours <= 14 and (shop_utc_offset_hours * 4).is_integer()):
-            raise ValueError(f"shop_utc_offset_hours must be a quarter hour in -12..14: {shop_utc_offset_hours}")
+        if not (-12 <= shop_utc_offset_hours <= 14 and float(shop_utc_offset_hours * 4).is_integer()):
+            raise ValueError(
+                f"shop_utc_offset_hours must be a quarter hour in -12..14: {shop_utc_offset_hours}"
+            )
         if skus < 1:
             raise ValueError("skus must be >= 1")
         self.clock = clock or SandboxClock()
@@ -416,7 +410,10 @@ class ShopifySandbox(Sandbox):
         links = []
         base = flask.request.base_url
         query = {"limit": limit} | ({"fields": args["fields"]} if "fields" in args else {})
-        for rel, direction, edge, more in (("next", "next", -1, end < len(matched)), ("previous", "prev", 0, start > 0)):
+        for rel, direction, edge, more in (
+            ("next", "next", -1, end < len(matched)),
+            ("previous", "prev", 0, start > 0),
+        ):
             if page and more:
                 token = self._encode(cursor | {"direction": direction, "last": list(keys[start:end][edge])})
                 links.append(f'<{base}?{urlencode(query | {"page_info": token})}>; rel="{rel}"')
@@ -441,26 +438,17 @@ class ShopifySandbox(Sandbox):
     def _sort(filters: dict[str, str]) -> tuple[str, bool]:
         if "order" not in filters:
             return ("id", False) if "since_id" in filters else ("created_at", True)
-        parts = filters["order"].split()
-        if not 1 <= len(parts) <= 2 or parts[0] not in _SORT_FIELDS or parts[1:] not in ([], ["asc"], ["desc"]):
+        field, _, direction = filters["order"].strip().partition(" ")
+        if field not in _SORT_FIELDS or direction.strip() not in ("", "asc", "desc"):
             raise _BadParam("order")
-        return parts[0], parts[1:] == ["desc"]
+        return field, direction.strip() == "desc"
 
     def _filters(self, filters: dict[str, str]) -> list[Callable[[dict[str, Any]], bool]]:
         """Predicates for the query's filters; _BadParam on an invalid value."""
-        tests: list[Callable[[dict[str, Any]], bool]] = [_STATUS.get(filters.get("status", "open"), None)]
-        if tests[0] is None:
+        status = filters.get("status", "open")
+        if status not in _STATUS:
             raise _BadParam("status")
-        for param, table, field in (
-            ("financial_status", _FINANCIAL, "financial_status"),
-            ("fulfillment_status", _FULFILLMENT, "fulfillment_status"),
-        ):
-            if param in filters:
-                if filters[param] not in table:
-                    raise _BadParam(param)
-                allowed = table[filters[param]]
-                if allowed is not None:
-                    tests.append(lambda o, f=field, a=allowed: o[f] in a)  # type: ignore[misc]
+        tests = [_STATUS[status]]
         for param in _TIME_FILTERS:
             if param in filters:
                 bound, field = self._parse_time(param, filters[param]), param[:-4]
@@ -536,3 +524,279 @@ class ShopifySandbox(Sandbox):
     def _store(self, order: dict[str, Any]) -> None:
         self._version += 1
         self._history.setdefault(order["id"], []).append((self._version, order))
+
+    def _new_order(self, n: int, created: datetime, now: datetime) -> dict[str, Any]:
+        rng, oid = self.rng, ORDER_ID_BASE + n
+        k = rng.randrange(40)  # the customer: same k, same person
+        first, last = FIRST_NAMES[k % len(FIRST_NAMES)], LAST_NAMES[k // len(FIRST_NAMES) % len(LAST_NAMES)]
+        email = f"customer{k + 1}@mail.example.com"
+        products = rng.sample(self.catalog, rng.randint(1, min(4, len(self.catalog))))
+        lines = [self._line_item(p, rng.randint(1, 3)) for p in products]
+        gross = [Decimal(li["price"]) * li["quantity"] for li in lines]
+        applications: list[dict[str, Any]] = []
+        codes = []
+        if rng.random() < 0.3:
+            code, kind, value = rng.choice(DISCOUNTS)
+            total = sum(gross, Decimal(0))
+            amount = min(value, total) if kind == "fixed_amount" else (total * value / 100).quantize(CENT)
+            shares = [(amount * g / total).quantize(CENT, ROUND_DOWN) for g in gross]
+            for i in range(int((amount - sum(shares)) / CENT)):
+                shares[i % len(shares)] += CENT
+            for li, share in zip(lines, shares, strict=True):
+                li["discount_allocations"] = [_allocation(share, 0)]
+            applications.append(
+                {"target_type": "line_item", "type": "discount_code", "value": f"{value:.1f}"}
+                | {"value_type": kind, "allocation_method": "across", "target_selection": "all", "code": code}
+            )
+            codes.append({"code": code, "amount": _m(amount), "type": kind})
+        rate = rng.choice(TAX_RATES)
+        for li, g in zip(lines, gross, strict=True):
+            if rate:
+                tax = ((g - _sum(li["discount_allocations"], "amount")) * rate).quantize(CENT, ROUND_HALF_UP)
+                li["tax_lines"] = [self._tax_line(tax, rate)]
+            else:
+                li["taxable"] = False
+        title, price = rng.choice(SHIPPING)
+        shipping = {"id": self._next_id("shipping", 369256396000), "carrier_identifier": None, "code": title}
+        shipping |= {"discounted_price": price, "discounted_price_set": _set(price), "is_removed": False}
+        shipping |= {"phone": None, "price": price, "price_set": _set(price)}
+        shipping |= {"requested_fulfillment_service_id": None, "source": "shopify", "title": title}
+        shipping |= {"tax_lines": [], "discount_allocations": []}
+        if Decimal(price) > 0 and rng.random() < 0.2:
+            shipping["discount_allocations"] = [_allocation(Decimal(price), len(applications))]
+            shipping["discounted_price"], shipping["discounted_price_set"] = "0.00", _set("0.00")
+            applications.append(
+                {"target_type": "shipping_line", "type": "automatic", "value": "100.0"}
+                | {"value_type": "percentage", "allocation_method": "each", "target_selection": "all"}
+                | {"title": "Free shipping over $50"}
+            )
+        address = self._address(first, last, k)
+        token = f"{rng.getrandbits(128):032x}"
+        order: dict[str, Any] = dict.fromkeys(_ORDER_KEYS)
+        client = {"accept_language": "en-US", "browser_height": None, "browser_ip": f"203.0.113.{k + 1}"}
+        client |= {"browser_width": None, "session_hash": None, "user_agent": "Mozilla/5.0"}
+        order: dict[str, Any] = dict.fromkeys(_ORDER_KEYS)  # the sample's keys, in its order; None
+        order |= {"id": oid, "admin_graphql_api_id": _gid("Order", oid), "browser_ip": client["browser_ip"]}
+        order |= {"buyer_accepts_marketing": rng.random() < 0.4, "cart_token": f"{rng.getrandbits(128):032x}"}
+        order |= {"checkout_id": 901414060000 + n, "checkout_token": f"{rng.getrandbits(128):032x}"}
+        order |= {"client_details": client, "confirmation_number": f"{rng.getrandbits(40):X}"[:9]}
+        order |= {"confirmed": True, "contact_email": email, "created_at": self._fmt(created)}
+        order |= {"currency": CURRENCY, "discount_codes": codes, "duties_included": False, "email": email}
+        order |= {"estimated_taxes": False, "financial_status": "paid", "landing_site": "/"}
+        order |= {"merchant_business_entity_id": "MTU0ODM4MDAwOQ", "name": f"#{1000 + n}"}
+        order |= {"note_attributes": [], "number": n, "order_number": 1000 + n}
+        order |= {"order_status_url": f"https://{SHOP_DOMAIN}/548380009/orders/{token}/authenticate"}
+        order |= {"payment_gateway_names": ["bogus"], "presentment_currency": CURRENCY}
+        order |= {"processed_at": self._fmt(created), "source_name": rng.choice(("web", "web", "web", "pos"))}
+        order |= {"tags": "", "tax_exempt": False, "tax_lines": [], "taxes_included": False, "test": False}
+        order |= {"token": token, "total_cash_rounding_payment_adjustment_set": _set("0.00")}
+        order |= {"total_cash_rounding_refund_adjustment_set": _set("0.00"), "total_tip_received": "0.00"}
+        order |= {"billing_address": address, "discount_applications": applications, "fulfillments": []}
+        customer = self._customer(k, first, last, email, address) if rng.random() < 0.95 else None
+        order |= {"customer": customer, "line_items": lines, "refunds": [], "shipping_address": dict(address)}
+        order["shipping_lines"] = [shipping]
+        at = self._fmt(min(now, created + timedelta(seconds=rng.randint(0, 3 * 86400))))
+        roll = rng.random()
+        if roll < 0.08:
+            self._cancel(order, at)
+        elif roll < 0.3:
+            order["financial_status"] = "pending" if roll < 0.2 else "authorized"
+        else:
+            fulfil = rng.random()
+            if fulfil < 0.45 or (fulfil < 0.55 and len(lines) > 1):
+                self._fulfil(order, at, lines if fulfil < 0.45 else lines[:1])
+                if fulfil < 0.2:
+                    order["closed_at"] = at
+            if rng.random() < 0.15:
+                self._refund_some(order, at)
+        if rng.random() < 0.4:
+            order["tags"] = ", ".join(rng.sample(TAGS, rng.randint(1, 2)))
+        order["updated_at"] = max(at, order["created_at"])
+        self._recompute(order)
+        return order
+
+    def _line_item(self, product: dict[str, Any], quantity: int) -> dict[str, Any]:
+        lid = self._next_id("line_item", 466157049000)
+        item = {"id": lid, "admin_graphql_api_id": _gid("LineItem", lid), "attributed_staffs": []}
+        item |= {"current_quantity": quantity, "fulfillable_quantity": quantity}
+        item |= {"fulfillment_service": "manual", "fulfillment_status": None, "gift_card": False}
+        item |= {"grams": product["grams"]}
+        item |= {"name": f"{product['title']} - {product['variant_title']}", "price": product["price"]}
+        item |= {"price_set": _set(product["price"]), "product_exists": True}
+        item |= {"product_id": product["product_id"]}
+        item |= {"properties": [], "quantity": quantity, "requires_shipping": True, "sku": product["sku"]}
+        item |= {"taxable": True, "title": product["title"], "total_discount": "0.00"}
+        item |= {"total_discount_set": _set("0.00"), "variant_id": product["variant_id"]}
+        item |= {"variant_inventory_management": "shopify", "variant_title": product["variant_title"]}
+        return item | {"vendor": product["vendor"], "tax_lines": [], "duties": [], "discount_allocations": []}
+
+    @staticmethod
+    def _tax_line(amount: Decimal, rate: Decimal) -> dict[str, Any]:
+        price = _m(amount)
+        return {"channel_liable": None, "price": price, "price_set": _set(price), "rate": float(rate)} | {
+            "title": "State Tax"
+        }
+
+    def _address(self, first: str, last: str, k: int) -> dict[str, Any]:
+        city, province, code, zip_code, lat, lon = CITIES[k % len(CITIES)]
+        address = {"first_name": first, "address1": f"{100 + k} Market Street", "phone": f"+1502555{k:04d}"}
+        address |= {"city": city, "zip": zip_code, "province": province, "country": "United States"}
+        address |= {"last_name": last, "address2": "", "company": None, "latitude": lat, "longitude": lon}
+        return address | {"name": f"{first} {last}", "country_code": "US", "province_code": code}
+
+    def _customer(self, k: int, first: str, last: str, email: str, address: dict[str, Any]) -> dict[str, Any]:
+        cid = 207119551000 + k
+        since = self._fmt(self.clock.now() - timedelta(days=365))
+        keys = ("first_name", "last_name", "company", "address1", "address2", "city", "province", "country")
+        default = {"id": cid, "customer_id": cid} | {key: address[key] for key in keys}
+        default |= {"zip": address["zip"], "phone": address["phone"], "name": address["name"]}
+        default |= {"province_code": address["province_code"], "country_code": "US"}
+        default |= {"country_name": "United States", "default": True}
+        consent = {"state": "not_subscribed", "opt_in_level": None, "consent_updated_at": None}
+        customer = {"id": cid, "email": email, "created_at": since, "updated_at": since}
+        customer |= {"first_name": first, "last_name": last, "state": "enabled", "note": None}
+        customer |= {"verified_email": True, "multipass_identifier": None, "tax_exempt": False}
+        customer |= {"phone": address["phone"], "email_marketing_consent": consent}
+        customer |= {"sms_marketing_consent": consent | {"consent_collected_from": "OTHER"}, "tags": ""}
+        customer |= {
+            "currency": CURRENCY,
+            "tax_exemptions": [],
+            "admin_graphql_api_id": _gid("Customer", cid),
+        }
+        return customer | {"default_address": default}
+
+    def _fulfil(self, order: dict[str, Any], at: str, lines: list[dict[str, Any]]) -> None:
+        fid = self._next_id("fulfillment", 255858046000)
+        carrier, number = self.rng.choice(CARRIERS), f"1Z{self.rng.getrandbits(48):015d}"
+        for li in lines:
+            li["fulfillment_status"], li["fulfillable_quantity"] = "fulfilled", 0
+        url = f"https://track.example.com/?number={number}"
+        fulfillment = {"id": fid, "admin_graphql_api_id": _gid("Fulfillment", fid), "created_at": at}
+        fulfillment |= {"location_id": 655441491, "name": f"{order['name']}.{len(order['fulfillments']) + 1}"}
+        fulfillment |= {"order_id": order["id"], "origin_address": {}, "receipt": {}, "service": "manual"}
+        fulfillment |= {"shipment_status": None, "status": "success", "tracking_company": carrier}
+        fulfillment |= {"tracking_number": number, "tracking_numbers": [number], "tracking_url": url}
+        fulfillment |= {"tracking_urls": [url], "updated_at": at, "line_items": copy.deepcopy(lines)}
+        order["fulfillments"].append(fulfillment)
+        done = all(li["fulfillment_status"] for li in order["line_items"])
+        order["fulfillment_status"] = "fulfilled" if done else "partial"
+
+    def _refund_some(self, order: dict[str, Any], at: str) -> None:
+        """Refund one line of several (partially_refunded), else everything (refunded)."""
+        current = [li for li in order["line_items"] if li["current_quantity"]]
+        if len(current) > 1:
+            self._refund(order, at, [self.rng.choice(current)], shipping=False)
+        elif current:
+            self._refund(order, at, current, shipping=True)
+
+    def _refund(self, order: dict[str, Any], at: str, lines: list[dict[str, Any]], *, shipping: bool) -> None:
+        rid = self._next_id("refund", 509562969000)
+        items, amount = [], Decimal(0)
+        for li in lines:
+            net = Decimal(li["price"]) * li["quantity"] - _sum(li["discount_allocations"], "amount")
+            tax = _sum(li["tax_lines"], "price")
+            item = {"id": self._next_id("refund_line", 104689539000), "line_item_id": li["id"]}
+            item |= {"location_id": 655441491, "quantity": li["quantity"]}
+            item |= {"restock_type": "return" if li["fulfillment_status"] else "cancel"}
+            item |= {"subtotal": float(net), "subtotal_set": _set(_m(net)), "total_tax": float(tax)}
+            items.append(item | {"total_tax_set": _set(_m(tax)), "line_item": copy.deepcopy(li)})
+            li["current_quantity"], li["fulfillable_quantity"] = 0, 0
+            amount += net + tax
+        adjustments = []
+        ship = sum((Decimal(s["discounted_price"]) for s in order["shipping_lines"]), Decimal(0))
+        if shipping and ship > 0:
+            adjustment = {"id": self._next_id("adjustment", 1030976842000), "order_id": order["id"]}
+            adjustment |= {"refund_id": rid, "amount": _m(-ship), "amount_set": _set(_m(-ship))}
+            adjustment |= {"tax_amount": "0.00", "tax_amount_set": _set("0.00"), "kind": "shipping_refund"}
+            adjustments.append(adjustment | {"reason": "Shipping refund"})
+            amount += ship
+        tid = self._next_id("transaction", 179259969000)
+        txn = {"id": tid, "admin_graphql_api_id": _gid("OrderTransaction", tid), "amount": _m(amount)}
+        txn |= {"authorization": None, "created_at": at, "currency": CURRENCY, "device_id": None}
+        txn |= {"error_code": None, "gateway": "bogus", "kind": "refund", "location_id": None}
+        txn |= {"message": None, "order_id": order["id"], "parent_id": None}
+        txn |= {"payment_id": f"{order['name']}.{len(order['refunds']) + 1}", "processed_at": at}
+        txn |= {"receipt": {}, "source_name": "web", "status": "success", "test": False, "user_id": None}
+        refund = {"id": rid, "admin_graphql_api_id": _gid("Refund", rid), "created_at": at}
+        refund |= {"note": self.rng.choice((None, "damaged in transit", "customer changed mind"))}
+        refund |= {"order_id": order["id"], "processed_at": at, "restock": True}
+        refund |= {"total_additional_fees_set": _set("0.00"), "total_duties_set": _set("0.00")}
+        refund |= {"user_id": None, "order_adjustments": adjustments, "transactions": [txn]}
+        order["refunds"].append(refund | {"refund_line_items": items, "duties": [], "additional_fees": []})
+        everything = not any(li["current_quantity"] for li in order["line_items"]) and (shipping or ship == 0)
+        order["financial_status"] = "refunded" if everything else "partially_refunded"
+
+    def _cancel(self, order: dict[str, Any], at: str) -> None:
+        order["cancelled_at"] = order["closed_at"] = at
+        order["cancel_reason"] = self.rng.choice(("customer", "fraud", "inventory", "declined", "other"))
+        if order["financial_status"] in ("paid", "partially_refunded") and self.rng.random() < 0.5:
+            current = [li for li in order["line_items"] if li["current_quantity"]]
+            self._refund(order, at, current, shipping=True)
+        else:
+            order["financial_status"] = "voided"
+        for li in order["line_items"]:
+            li["fulfillable_quantity"] = 0
+
+    def _change(self, order: dict[str, Any], now: datetime) -> None:
+        at, status = self._fmt(now), order["financial_status"]
+        options = []
+        if order["cancelled_at"] is None:
+            if status in ("pending", "authorized"):
+                options.append("capture")
+            if status == "paid":
+                options.append("refund")
+            if status in ("paid", "partially_refunded") and any(
+                li["fulfillable_quantity"] for li in order["line_items"]
+            ):
+                options.append("fulfil")
+        kind = self.rng.choice(options) if options and self.rng.random() < 0.8 else "tags"
+        if kind == "capture":
+            order["financial_status"] = "paid"
+        elif kind == "refund":
+            self._refund_some(order, at)
+        elif kind == "fulfil":
+            self._fulfil(order, at, [li for li in order["line_items"] if li["fulfillable_quantity"]])
+        else:
+            tags = [t for t in order["tags"].split(", ") if t]
+            missing = [t for t in TAGS if t not in tags]
+            tags = [*tags, self.rng.choice(missing)] if missing else tags[1:]
+            order["tags"] = ", ".join(tags)
+        order["updated_at"] = at
+        self._recompute(order)
+
+    def _recompute(self, order: dict[str, Any]) -> None:
+        """Every total from the lines, shipping lines and refunds (taxes not included)."""
+        lines, ships = order["line_items"], order["shipping_lines"]
+        refunded = {r["line_item_id"] for ref in order["refunds"] for r in ref["refund_line_items"]}
+        kept = [li for li in lines if li["id"] not in refunded]
+
+        def total(items: list[dict[str, Any]], what: str) -> Decimal:
+            gross = sum((Decimal(li["price"]) * li["quantity"] for li in items), Decimal(0))
+            discount = sum((_sum(li["discount_allocations"], "amount") for li in items), Decimal(0))
+            tax = sum((_sum(li["tax_lines"], "price") for li in items), Decimal(0))
+            return {"gross": gross, "discount": discount, "tax": tax, "net": gross - discount}[what]
+
+        ship_price = _sum(ships, "price")
+        ship_discount = sum((_sum(s["discount_allocations"], "amount") for s in ships), Decimal(0))
+        ship_refund = -sum((_sum(ref["order_adjustments"], "amount") for ref in order["refunds"]), Decimal(0))
+        shipping = ship_price - ship_discount
+        values = {
+            "total_line_items_price": total(lines, "gross"),
+            "subtotal_price": total(lines, "net"),
+            "total_discounts": total(lines, "discount") + ship_discount,
+            "total_tax": total(lines, "tax"),
+            "total_price": total(lines, "net") + shipping + total(lines, "tax"),
+            "current_subtotal_price": total(kept, "net"),
+            "current_total_discounts": total(kept, "discount") + ship_discount,
+            "current_total_tax": total(kept, "tax"),
+            "current_total_price": total(kept, "net") + shipping - ship_refund + total(kept, "tax"),
+        }
+        for key, value in values.items():
+            order[key], order[f"{key}_set"] = _m(value), _set(_m(value))
+        order["total_shipping_price_set"] = _set(_m(ship_price))
+        unpaid = order["financial_status"] in ("pending", "authorized")
+        order["total_outstanding"] = order["current_total_price"] if unpaid else "0.00"
+        order["total_weight"] = sum(li["grams"] * li["quantity"] for li in lines)
+        rates = [t["rate"] for li in lines for t in li["tax_lines"]]
+        tax = values["total_tax"]
+        order["tax_lines"] = [self._tax_line(tax, Decimal(str(rates[0])))] if rates else []

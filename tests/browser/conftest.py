@@ -52,7 +52,9 @@ def chromium_path() -> str:
                 "chromium is required under CI=true for the browser tests: "
                 "apt-get install chromium (Debian's package; never `playwright install`)"
             )
-        pytest.skip("no chromium found: install Debian's chromium (apt-get install chromium) to run the browser tests")
+        pytest.skip(
+            "no chromium found: install Debian's chromium (apt-get install chromium) to run the browser tests"
+        )
     return found
 
 

@@ -87,6 +87,7 @@ def test_add_shopify_connection_then_edit_without_retyping_secrets(live_hub: Liv
     assert_message_next_to(page, "access_token", "api_secret", "Admin API access token is required")
     expect(page.locator("#name")).to_have_value("Demo store")
     expect(page.locator("#store_url")).to_have_value("https://example.com")
+    expect(page.locator("#api_secret")).to_have_value("")
     assert SECRET not in page.content(), "a typed secret must not be echoed back"
     assert connections(live_hub) == []
     page.locator("header").get_by_role("link", name="Connections").click()
