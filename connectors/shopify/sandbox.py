@@ -97,12 +97,7 @@ SHIPPING = (("Free Shipping", "0.00"), ("Standard", "4.99"), ("Expedited", "9.99
 TAX_RATES = (Decimal("0.06"), Decimal("0.07"), Decimal("0.0825"), Decimal(0))
 CARRIERS = ("UPS", "USPS", "FedEx", "DHL Express")
 TAGS = ("vip", "wholesale", "gift", "priority", "repeat-customer")
-_FRACTIONAL_ZONES = {
-    5.5: "Asia/Kolkata",
-    5.75: "Asia/Kathmandu",
-    9.5: "Australia/Darwin",
-    -9.5: "Pacific/Marquesas",
-}
+_FRACTIONAL_ZONES = {5.5: "Asia/Kolkata", 5.75: "Asia/Kathmandu", 9.5: "Australia/Darwin"}
 
 
 def _m(value: Decimal | int | str) -> str:
@@ -133,9 +128,11 @@ def _errors(errors: Any, status: int) -> flask.Response:
 
 
 class _BadParam(ValueError):
+    """A query parameter Shopify would refuse: 400 with ``{"errors": {param: [message]}}``."""
+
     def __init__(self, param: str, message: str = "is invalid") -> None:
-        super().__init__(param)
-        self.response = _errors({param: [message]}, 400)
+        super().__init__(f"{param}: {message}")
+        self.errors = {param: [message]}
 
 
 class ShopifySandbox(Sandbox):
@@ -207,7 +204,7 @@ class ShopifySandbox(Sandbox):
                 order = self._new_order(len(self._history) + 1, created, now)
                 self._store(order)
                 ids.append(order["id"])
-            self._last_created = max(self._last_created, now if not offsets else created)
+                self._last_created = max(self._last_created, created)
             return ids
 
     def change_orders(self, n: int) -> list[int]:
@@ -216,7 +213,7 @@ class ShopifySandbox(Sandbox):
             ids = sorted(self.rng.sample(sorted(self._history), min(n, len(self._history))))
             for oid in ids:
                 order = copy.deepcopy(self._history[oid][-1][1])
-                now = max(self.clock.now(), self._time(order["updated_at"]))
+                now = max(self.clock.now(), self._time(order["updated_at"]) + timedelta(seconds=1))
                 self._change(order, now)
                 self._store(order)
             return ids
@@ -245,9 +242,12 @@ class ShopifySandbox(Sandbox):
         key = (self.api_secret if secret is None else secret).encode()
         signature = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
         if tamper:
-            body = json.dumps({**payload, "note": "tampered"}, separators=(",", ":")).encode()
+            body = json.dumps(
+                {**payload, "note": "tampered"}, ensure_ascii=False, separators=(",", ":")
+            ).encode()
         with self.lock:
-            webhook_id, event_id = (uuid.UUID(int=self._hook_rng.getrandbits(128), version=4) for _ in "ab")
+            webhook_id = uuid.UUID(int=self._hook_rng.getrandbits(128), version=4)
+            event_id = uuid.UUID(int=self._hook_rng.getrandbits(128), version=4)
         headers = {
             "Content-Type": "application/json",
             "X-Shopify-Topic": topic,
@@ -367,7 +367,7 @@ class ShopifySandbox(Sandbox):
         try:
             tests = self._filters({k: v for k, v in args.items() if k in _FILTERS})
         except _BadParam as exc:
-            return exc.response
+            return _errors(exc.errors, 400)
         with self.lock:
             return {"count": sum(all(t(o) for t in tests) for o in self._as_of(self._version))}
 
@@ -386,7 +386,7 @@ class ShopifySandbox(Sandbox):
             tests = self._filters(cursor["filters"])
             sort_field, descending = self._sort(cursor["filters"])
         except _BadParam as exc:
-            return exc.response
+            return _errors(exc.errors, 400)
         with self.lock:
             matched = [o for o in self._as_of(cursor["snapshot"]) if all(t(o) for t in tests)]
         sign = -1 if descending else 1
@@ -449,13 +449,7 @@ class ShopifySandbox(Sandbox):
         if status not in _STATUS:
             raise _BadParam("status")
         tests = [_STATUS[status]]
-        for param in _TIME_FILTERS:
-            if param in filters:
-                bound, field = self._parse_time(param, filters[param]), param[:-4]
-                if param.endswith("_min"):
-                    tests.append(lambda o, f=field, b=bound: self._time(o[f]) >= b)  # type: ignore[misc]
-                else:
-                    tests.append(lambda o, f=field, b=bound: self._time(o[f]) <= b)  # type: ignore[misc]
+        tests += [self._time_test(param, filters[param]) for param in _TIME_FILTERS if param in filters]
         if "since_id" in filters:
             since = self._int(filters["since_id"], "since_id")
             tests.append(lambda o: o["id"] > since)
@@ -470,12 +464,17 @@ class ShopifySandbox(Sandbox):
             raise _BadParam(param)
         return int(value)
 
-    def _parse_time(self, param: str, value: str) -> datetime:
+    def _time_test(self, param: str, value: str) -> Callable[[dict[str, Any]], bool]:
+        """``created_at_min=...`` & co (inclusive); a time without offset is in the shop's zone."""
         try:  # a "+" sent unencoded arrives as a space
-            parsed = datetime.fromisoformat(value.strip().replace(" ", "+"))
+            bound = datetime.fromisoformat(value.strip().replace(" ", "+"))
         except ValueError:
             raise _BadParam(param) from None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=self.tz)
+        bound = bound if bound.tzinfo is not None else bound.replace(tzinfo=self.tz)
+        field = param[:-4]
+        if param.endswith("_min"):
+            return lambda o: self._time(o[field]) >= bound
+        return lambda o: self._time(o[field]) <= bound
 
     def _project(self, order: dict[str, Any], fields: str | None) -> dict[str, Any]:
         if not fields:

@@ -12,13 +12,16 @@ from sqlalchemy import func, select
 from hub import tables as t
 from hub.app import current_hub
 from hub.connectors import Capability, FieldError, UnknownConnector, get_connector, registry
+from hub.inbox import process_event
 from hub.services.connections import (
+    build_connector,
     create_connection,
     field_views,
     run_test,
     update_connection,
     webhook_url,
 )
+from hub.sync import poll_orders
 from hub.web.forms import connection_form_class, submitted_values
 
 bp = Blueprint("connections", __name__, url_prefix="/connections")
@@ -85,12 +88,36 @@ def show(connection_id: int) -> str:
         cls = get_connector(conn.connector)
         views = field_views(hub.box, conn, cls)
         order_count = session.scalar(select(func.count()).where(t.Order.connection_id == conn.id))
+        runs = list(
+            session.scalars(
+                select(t.SyncRun)
+                .where(t.SyncRun.connection_id == conn.id)
+                .order_by(t.SyncRun.id.desc())
+                .limit(10)
+            )
+        )
+        dead = list(
+            session.scalars(
+                select(t.InboxEvent)
+                .where(t.InboxEvent.connection_id == conn.id, t.InboxEvent.state == "dead")
+                .order_by(t.InboxEvent.id.desc())
+                .limit(50)
+            )
+        )
+        last_webhook = session.scalar(
+            select(func.max(t.InboxEvent.received_at)).where(
+                t.InboxEvent.connection_id == conn.id, t.InboxEvent.source == "webhook"
+            )
+        )
     return render_template(
         "connections/show.html",
         connection=conn,
         cls=cls,
         views=views,
         order_count=order_count,
+        runs=runs,
+        dead=dead,
+        last_webhook=last_webhook,
         webhook_url=webhook_url(hub.settings.public_url, conn),
         Capability=Capability,
         action_form=FlaskForm(),
@@ -143,4 +170,48 @@ def test(connection_id: int) -> Response:
         ("Connection works: " if result.ok else "Connection failed: ") + result.message,
         "ok" if result.ok else "error",
     )
+    return redirect(url_for("connections.show", connection_id=connection_id))
+
+
+def _action(connection_id: int) -> t.Connection:
+    """A POST button on the connection page: CSRF-checked, the connection loaded."""
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    with current_hub().db.session() as session:
+        conn = session.get(t.Connection, connection_id) or abort(404)
+        session.expunge(conn)
+    return conn
+
+
+@bp.post("/<int:connection_id>/register-webhooks")
+def register_webhooks(connection_id: int) -> Response:
+    conn = _action(connection_id)
+    hub = current_hub()
+    try:
+        created = build_connector(hub.db, hub.box, conn, hub.settings.public_url).register_webhooks()
+    except Exception as exc:  # shown to the user, who can fix the credentials or the URL
+        flash(f"Registering webhooks failed: {exc}", "error")
+    else:
+        message = (
+            f"Created subscriptions: {', '.join(created)}." if created else "All subscriptions already exist."
+        )
+        flash(message, "ok")
+    return redirect(url_for("connections.show", connection_id=connection_id))
+
+
+@bp.post("/<int:connection_id>/sync")
+def sync_now(connection_id: int) -> Response:
+    conn = _action(connection_id)
+    hub = current_hub()
+    hub.dispatcher.submit(poll_orders, hub.db, hub.box, hub.settings.public_url, conn.id)
+    flash("Order sync started; the progress shows below.", "ok")
+    return redirect(url_for("connections.show", connection_id=connection_id))
+
+
+@bp.post("/<int:connection_id>/dead-letters/<int:event_id>/replay")
+def replay(connection_id: int, event_id: int) -> Response:
+    _action(connection_id)
+    hub = current_hub()
+    state = process_event(hub.db, hub.box, hub.settings.public_url, event_id, replay=True)
+    flash(f"Replayed: {state}.", "ok" if state in ("done", "ignored") else "error")
     return redirect(url_for("connections.show", connection_id=connection_id))
