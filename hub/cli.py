@@ -131,6 +131,31 @@ def connections_list() -> None:
             click.echo(f"{conn.id}\t{conn.kind}\t{conn.connector}\t{conn.name}\t{state}\t{url}")
 
 
+@main.group("sync")
+def sync_group() -> None:
+    """Run a sync job now, in the foreground."""
+
+
+@sync_group.command("orders")
+@click.argument("connection_id", type=int)
+@with_appcontext
+def sync_orders(connection_id: int) -> None:
+    """Poll a connection's orders to the last page (what the scheduler runs)."""
+    from hub.sync import poll_orders
+
+    hub = current_hub()
+    try:
+        summary = poll_orders(hub.db, hub.box, hub.settings.public_url, connection_id)
+    except LookupError as exc:
+        fail(str(exc))
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items())) or "no orders"
+    click.echo(f"run {summary.run_id}: {summary.status}: {summary.seen} seen ({counts})")
+    if summary.dead:
+        click.echo(f"{summary.dead} orders parked as dead letters")
+    if summary.error:
+        fail(summary.error)
+
+
 @main.group("token")
 def token_group() -> None:
     """API tokens for the REST API."""

@@ -1,4 +1,5 @@
-"""Simulated Shopify Admin REST API (shop, orders, order webhooks) for the Shopify connector.
+"""Simulated Shopify Admin REST API for the Shopify connector: ``shop.json``, ``orders.json``,
+``orders/count.json``, ``orders/{id}.json``, ``webhooks.json`` subscriptions, signed deliveries.
 
 Follows the project's Shopify reference (auth, versions, orders filters with ``status=open`` by
 default, ``limit`` 50/250, ``Link`` cursor paging, the 40/2-per-second REST bucket, webhooks).
@@ -174,6 +175,8 @@ class ShopifySandbox(Sandbox):
         self._history: dict[int, list[tuple[int, dict[str, Any]]]] = {}
         self._version = 0
         self._last_created = self.clock.now() - timedelta(days=30)
+        #: subscriptions made through ``POST webhooks.json``
+        self.webhooks: list[dict[str, Any]] = []
         self.catalog = [
             {
                 "sku": f"SBX-{i + 1:04d}",
@@ -262,6 +265,19 @@ class ShopifySandbox(Sandbox):
             headers["X-Shopify-Order-Id"] = str(payload["id"])
         return self.deliver_webhook(url, body, headers, times=times)
 
+    def notify(self, order_ids: list[int], topic: str = "orders/updated") -> list[int | None]:
+        """Send each order, as it is now, to every subscription for ``topic`` (its ``fields``
+        only, when it has some); the delivery statuses in order."""
+        with self.lock:
+            hooks = [dict(w) for w in self.webhooks if w["topic"] == topic]
+        statuses: list[int | None] = []
+        for order_id in order_ids:
+            order = self.order(order_id)
+            for hook in hooks:
+                payload = {k: v for k, v in order.items() if k in hook["fields"]} if hook["fields"] else order
+                statuses += self.send_webhook(hook["address"], topic, payload)
+        return statuses
+
     def connection_values(self) -> dict[str, Any]:
         return {
             "store_url": self.url,
@@ -301,6 +317,9 @@ class ShopifySandbox(Sandbox):
         app.add_url_rule(f"{base}/orders.json", "orders", self._orders_view)
         app.add_url_rule(f"{base}/orders/count.json", "orders_count", self._count_view)
         app.add_url_rule(f"{base}/orders/<int:order_id>.json", "order", self._order_view)
+        app.add_url_rule(f"{base}/webhooks.json", "webhooks", self._webhooks_view, methods=["GET", "POST"])
+        hook_rule = f"{base}/webhooks/<int:hook_id>.json"
+        app.add_url_rule(hook_rule, "webhook", self._webhook_view, methods=["GET", "DELETE"])
         app.add_url_rule("/_sandbox/limits", "limits", self._limits_view, methods=["GET", "PUT"])
 
     # -- HTTP -----------------------------------------------------------------------------------
@@ -353,6 +372,44 @@ class ShopifySandbox(Sandbox):
         shop |= {"plan_display_name": "Basic", "myshopify_domain": SHOP_DOMAIN, "primary_locale": "en"}
         shop |= {"enabled_presentment_currencies": [CURRENCY], "password_enabled": False}
         return {"shop": shop}
+
+    def _webhooks_view(self, version: str) -> ResponseReturnValue:
+        if flask.request.method == "GET":
+            with self.lock:
+                return {"webhooks": copy.deepcopy(self.webhooks)}
+        data = flask.request.get_json(silent=True)
+        hook = data.get("webhook") if isinstance(data, dict) else None
+        if not isinstance(hook, dict):
+            return _errors({"webhook": ["Required parameter missing or invalid"]}, 400)
+        errors = {key: ["can't be blank"] for key in ("topic", "address") if not hook.get(key)}
+        with self.lock:
+            if not errors and any(
+                (w["topic"], w["address"]) == (hook["topic"], hook["address"]) for w in self.webhooks
+            ):
+                errors = {"address": ["for this topic has already been taken"]}
+            if errors:
+                return _errors(errors, 422)
+            now, hook_id = self._fmt(self.clock.now()), self._next_id("webhook", 6883828554000)
+            webhook = {"id": hook_id, "address": hook["address"], "topic": hook["topic"]}
+            webhook |= {"created_at": now, "updated_at": now, "format": hook.get("format", "json")}
+            webhook |= {
+                "fields": hook.get("fields") or [],
+                "metafield_namespaces": [],
+                "api_version": version,
+            }
+            webhook["private_metafield_namespaces"] = []
+            self.webhooks.append(webhook)
+        return {"webhook": webhook}, 201
+
+    def _webhook_view(self, version: str, hook_id: int) -> ResponseReturnValue:
+        with self.lock:
+            found = [w for w in self.webhooks if w["id"] == hook_id]
+            if not found:
+                return _errors("Not Found", 404)
+            if flask.request.method == "DELETE":
+                self.webhooks.remove(found[0])
+                return {}
+            return {"webhook": dict(found[0])}
 
     def _order_view(self, version: str, order_id: int) -> ResponseReturnValue:
         with self.lock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, redirect, request, url_for
+from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin
 from flask_wtf.csrf import CSRFError
 
@@ -11,7 +11,8 @@ from hub.app import current_hub
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please log in."
+login_manager.login_message = "Please log in to continue."
+login_manager.login_message_category = "info"
 
 
 class WebUser(UserMixin):
@@ -45,11 +46,14 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> tuple[str, int]:
-        return f"Bad request: {exc.description} Reload the page and try again.", 400
+        message = f"{exc.description} Nothing was saved: go back, reload the page and try again."
+        return render_template("error.html", title="Form expired or forged", message=message), 400
 
     @app.errorhandler(404)
     def _not_found(exc: Exception) -> tuple[Response | str, int]:
         if request.path.startswith("/api/"):
             body = {"error": {"code": "not_found", "message": "no such endpoint", "field": None}}
             return jsonify(body), 404
-        return "Not found", 404
+        return render_template(
+            "error.html", title="Not found", message="There is nothing at this address."
+        ), 404

@@ -75,6 +75,10 @@ def new(connector: str) -> str | Response:
         abort(400)
     status = 422 if errors else 200
     views = field_views(current_hub().box, None, cls)
+    if request.method == "GET":
+        for view in views:
+            if view.spec.default is not None and not view.spec.secret:
+                form[f"f_{view.spec.name}"].data = view.spec.default
     return render_template(
         "connections/form.html", form=form, cls=cls, views=views, errors=errors, connection=None
     ), status

@@ -425,3 +425,36 @@ def test_webhook_headers_hmac_and_duplicates(shop: ShopifySandbox, receiver: Rec
 
     shop.set_faults(duplicate_webhooks=1.0)
     assert shop.send_webhook(url, "orders/paid", order) == [200, 200]
+
+
+def test_webhook_subscriptions_and_notify(shop: ShopifySandbox, receiver: Receiver) -> None:
+    url = f"{shop.url}{API}/webhooks.json"
+    headers = {"X-Shopify-Access-Token": shop.access_token}
+    address = receiver.url + "/webhooks/shopify"
+    created = requests.post(
+        url, json={"webhook": {"topic": "orders/updated", "address": address}}, headers=headers
+    )
+    assert created.status_code == 201
+    hook = created.json()["webhook"]
+    assert set(hook) == {
+        "id", "address", "topic", "created_at", "updated_at", "format", "fields",
+        "metafield_namespaces", "api_version", "private_metafield_namespaces",
+    }  # fmt: skip
+    again = requests.post(
+        url, json={"webhook": {"topic": "orders/updated", "address": address}}, headers=headers
+    )
+    assert again.status_code == 422
+    assert (
+        requests.post(url, json={"webhook": {"topic": "orders/create"}}, headers=headers).status_code == 422
+    )
+    assert requests.get(url, headers=headers).json() == {"webhooks": [hook]}
+
+    changed = shop.change_orders(2)
+    assert shop.notify(changed) == [200, 200]
+    assert [json.loads(body)["id"] for body, _ in receiver.received] == changed
+    assert shop.notify(changed, topic="orders/create") == []
+
+    one = f"{shop.url}{API}/webhooks/{hook['id']}.json"
+    assert requests.delete(one, headers=headers).status_code == 200
+    assert requests.get(one, headers=headers).status_code == 404
+    assert requests.get(url, headers=headers).json() == {"webhooks": []}
