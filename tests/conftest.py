@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from hub import tables as t
 from hub.app import create_app
@@ -123,6 +127,38 @@ def admin(hub_db: Database) -> str:
     with hub_db.session() as session:
         create_user(session, "admin", ADMIN_PASSWORD)
     return "admin"
+
+
+@dataclass(frozen=True)
+class LiveHub:
+    """The running hub: its base URL, the Flask app and its database."""
+
+    base_url: str
+    app: Flask
+    db: Database
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[LiveHub]:
+    """Serve ``app`` over real HTTP on a free loopback port in a background thread;
+    its public URL (webhook addresses) becomes that server's."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    hub = app.extensions["hub"]
+    hub.settings = replace(hub.settings, public_url=base)
+    thread = threading.Thread(target=server.serve_forever, name="live-hub", daemon=True)
+    thread.start()
+    try:
+        yield LiveHub(base, app, hub.db)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        hub.dispatcher.shutdown(wait=True)
+        hub.db.dispose()
 
 
 def csrf_from(html: str) -> str:

@@ -10,20 +10,16 @@ shared between processes. Without chromium the tests skip locally and FAIL under
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from werkzeug.serving import make_server
 
 from hub.app import create_app
 from hub.db import Database
 from hub.services.accounts import create_user
-from tests.conftest import ADMIN_PASSWORD, IN_CI, make_settings
+from tests.conftest import ADMIN_PASSWORD, IN_CI, LiveHub, make_settings, serve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -80,32 +76,11 @@ def page(browser: Browser) -> Iterator[Page]:
         context.close()
 
 
-@dataclass(frozen=True)
-class LiveHub:
-    """The running hub: its base URL, the Flask app and its database."""
-
-    base_url: str
-    app: Flask
-    db: Database
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-
 @pytest.fixture
 def live_hub(tmp_path: Path, sqlite_db: Database) -> Iterator[LiveHub]:
-    """The real app served over HTTP by werkzeug in a background thread."""
+    """The real app served over HTTP, with an admin who can log in."""
     app = create_app(make_settings(tmp_path, sqlite_db.url))
-    hub_db: Database = app.extensions["hub"].db
-    with hub_db.session() as session:
+    with app.extensions["hub"].db.session() as session:
         create_user(session, "admin", ADMIN_PASSWORD)
-    server = make_server("127.0.0.1", 0, app, threaded=True)  # port 0: the OS picks a free one
-    thread = threading.Thread(target=server.serve_forever, name="live-hub", daemon=True)
-    thread.start()
-    try:
-        yield LiveHub(f"http://127.0.0.1:{server.server_port}", app, hub_db)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        hub_db.dispose()
+    with serve(app) as hub:
+        yield hub

@@ -112,7 +112,7 @@ def test_add_shopify_connection_then_edit_without_retyping_secrets(live_hub: Liv
     expect(page.locator('[data-secret-set="access_token"]')).to_have_text(re.compile(r"\(set\)"))
     expect(page.locator('[data-secret-set="api_secret"]')).to_have_text(re.compile(r"\(set\)"))
     [conn] = connections(live_hub)
-    expect(page.locator("#webhook-url")).to_have_text(f"http://hub.test/webhooks/shopify/{conn.webhook_key}")
+    expect(page.locator("#webhook-url")).to_have_text(live_hub.url(f"/webhooks/shopify/{conn.webhook_key}"))
     for text in (page.content(), page.locator("body").inner_text()):
         assert TOKEN not in text and SECRET not in text
     show_url = page.url
