@@ -195,6 +195,58 @@ class Ignored:
 WebhookAction = OrderChanged | ConnectionGone | Ignored
 
 
+@dataclass(frozen=True)
+class StockLevel:
+    """A channel's stock of one SKU at one of its locations."""
+
+    sku: str
+    location_id: str
+    available: int
+
+
+@dataclass(frozen=True)
+class StockWrite:
+    sku: str
+    location_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class StockWriteResult:
+    sku: str
+    location_id: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ShipmentLine:
+    line_external_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ShipmentPush:
+    """What the hub tells a channel about a shipment. ``key`` is the hub's own id of the
+    shipment: the channel-side record is found by it (or by the tracking number) before
+    anything is created, so a push repeated after a lost answer creates nothing new."""
+
+    key: str
+    order_external_id: str
+    lines: tuple[ShipmentLine, ...]
+    carrier: str  # ups | fedex | usps | dhl_express | other
+    carrier_name: str
+    tracking_number: str
+    tracking_url: str | None = None
+    notify_customer: bool = False
+
+
+@dataclass(frozen=True)
+class PushResult:
+    outcome: Literal["created", "updated", "unchanged"]
+    channel_ref: str
+
+
 class Connector:
     """Base class of every connector. Subclasses set the class attributes and
     implement the methods their capabilities promise."""
@@ -255,6 +307,20 @@ class Connector:
 
     def register_webhooks(self) -> list[str]:
         """Create the subscriptions the hub needs (missing ones only); returns the topics created."""
+        raise NotImplementedError
+
+    # -- inventory (INVENTORY_READ / INVENTORY_WRITE) -----------------------------------
+    def read_stock(self, skus: list[str] | None = None) -> list[StockLevel]:
+        """Levels per SKU per location (all SKUs when ``skus`` is None)."""
+        raise NotImplementedError
+
+    def write_stock(self, writes: list[StockWrite]) -> list[StockWriteResult]:
+        """Set absolute quantities, in the channel's batch sizes."""
+        raise NotImplementedError
+
+    # -- fulfilment (FULFILMENT_PUSH) ----------------------------------------------------
+    def push_fulfilment(self, shipment: ShipmentPush) -> PushResult:
+        """Create (or, when the tracking changed, update) the channel's fulfilment; idempotent."""
         raise NotImplementedError
 
     def has(self, capability: Capability) -> bool:
