@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -22,6 +26,9 @@ from hub.services.connections import create_connection, update_connection
 log = logging.getLogger(__name__)
 INITIAL_PASSWORD_FILE = "initial-admin-password"
 SANDBOX_PORT_BASE = 5100
+SANDBOX_BACKFILL = timedelta(days=60)
+#: how often a running sandbox makes something happen (new and changed orders, webhooks)
+SANDBOX_TICK_SECONDS = 20.0
 
 
 def ensure_admin() -> str:
@@ -60,15 +67,34 @@ def start_sandboxes() -> list[Sandbox]:
         with hub.db.session() as session:
             conn = session.scalar(select(t.Connection).where(t.Connection.name == display))
             if conn is None:
-                create_connection(session, hub.box, name, display, values)
+                since = (datetime.now(UTC) - SANDBOX_BACKFILL).date().isoformat()
+                fields = {f.name for f in cls.fields}
+                extra = {"backfill_since": since} if "backfill_since" in fields else {}
+                create_connection(session, hub.box, name, display, values | extra)
             else:
-                update_connection(session, hub.box, conn, display, values)
+                stored = hub.box.decrypt(conn.credentials_encrypted) | dict(conn.settings or {})
+                update_connection(session, hub.box, conn, display, stored | values)
         click.echo(f"sandbox {name}: {sandbox.url}")
+    if started:
+        threading.Thread(target=_tick_forever, args=(started,), name="sandbox-activity", daemon=True).start()
     return started
+
+
+def _tick_forever(sandboxes: list[Sandbox]) -> None:
+    """Simulated shop activity, so a newcomer sees orders change and webhooks arrive."""
+    while True:
+        time.sleep(SANDBOX_TICK_SECONDS)
+        for sandbox in sandboxes:
+            try:
+                sandbox.tick()
+            except Exception:  # a sandbox hiccup must not stop the hub
+                log.exception("sandbox %s activity failed", sandbox.name)
 
 
 def serve(host: str, port: int, sandbox: bool | None, scheduler: bool | None) -> None:
     hub = current_hub()
+    if not os.environ.get("HUB_PUBLIC_URL"):  # webhooks from the sandboxes come to this server
+        hub.settings = replace(hub.settings, public_url=f"http://{host}:{port}")
     if hub.db.pending_migrations():
         raise click.ClickException("the database schema is not up to date: run `hub db upgrade` first")
     app = current_app._get_current_object()  # type: ignore[attr-defined]

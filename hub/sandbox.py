@@ -275,6 +275,10 @@ class Sandbox:
         response.status_code = status
         return response
 
+    def tick(self) -> None:
+        """One step of simulated activity (``make run`` calls it every few seconds):
+        new or changed records, webhooks to the subscriptions. Default: nothing."""
+
     def connection_values(self) -> dict[str, Any]:
         """The form values of a connection pointed at this running sandbox
         (``make run`` creates one per sandbox with them)."""
