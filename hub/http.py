@@ -88,6 +88,22 @@ class HttpError(Exception):
         self.response = response
 
 
+def _plain_reason(exc: requests.RequestException) -> str:
+    """What a person should read first about a call that got no answer."""
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "the TLS handshake failed"
+    if isinstance(exc, requests.ConnectionError):
+        text = str(exc)
+        if "NameResolution" in text or "Name or service not known" in text:
+            return "the host name does not resolve"
+        if "Connection refused" in text:
+            return "the connection was refused"
+        return "could not connect, or the connection dropped"
+    return "the request failed"
+
+
 def _sleep(seconds: float) -> None:
     """Retry waits go through tenacity's sleep (looked up per call, so tests can patch it)."""
     tenacity.nap.sleep(seconds)
@@ -230,7 +246,7 @@ class HttpClient:
             error = self.mask(f"{type(exc).__name__}: {exc}")
             self._record(call, number, at, started, status=None, error=error, request_id=None)
             raise HttpError(
-                f"{call.method} {call.shown_url}: {error} after {_attempts(number)}",
+                f"{call.method} {call.shown_url}: {_plain_reason(exc)} after {_attempts(number)} ({error})",
                 url=call.shown_url,
             ) from exc
         request_id = response.headers.get(self.request_id_header) if self.request_id_header else None

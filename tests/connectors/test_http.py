@@ -176,7 +176,7 @@ def test_post_is_not_retried_on_read_timeout(client: HttpClient, records: list[C
     responses.post(ORDERS, body=requests.exceptions.ReadTimeout("read timed out"))
     with pytest.raises(HttpError) as err:
         client.post("orders.json", json={})
-    assert str(err.value) == f"POST {ORDERS}: ReadTimeout: read timed out after 1 attempt"
+    assert str(err.value) == f"POST {ORDERS}: no answer in time after 1 attempt (ReadTimeout: read timed out)"
     assert isinstance(err.value.__cause__, requests.exceptions.ReadTimeout)
     assert [r.status for r in records] == [None]
 
