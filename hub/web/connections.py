@@ -216,6 +216,10 @@ def sync_now(connection_id: int) -> Response:
 def replay(connection_id: int, event_id: int) -> Response:
     _action(connection_id)
     hub = current_hub()
+    with hub.db.session() as session:
+        event = session.get(t.InboxEvent, event_id)
+        if event is None or event.connection_id != connection_id:
+            abort(404)
     state = process_event(hub.db, hub.box, hub.settings.public_url, event_id, replay=True)
     flash(f"Replayed: {state}.", "ok" if state in ("done", "ignored") else "error")
     return redirect(url_for("connections.show", connection_id=connection_id))
