@@ -77,6 +77,11 @@ def test_5000_orders_polled_none_missing_or_doubled(hub: LiveHub, sandbox: Shopi
         run = session.get(t.SyncRun, summary.run_id)
     assert (run.progress_done, run.progress_total, run.status) == (SEEDED, SEEDED, "ok")
     assert sandbox.stats.count(status=429) == 0, "the shop's own numbers must keep the hub under the limit"
+    with hub.db.session() as session:
+        calls = session.scalars(select(t.ApiCall)).all()
+    assert len(calls) == 1 + SEEDED // 250, "one call-log row per request: the count and 20 pages"
+    assert all(c.connection_id == cid and c.status == 200 and c.method == "GET" for c in calls)
+    assert not any(sandbox.access_token in (c.url + (c.error or "")) for c in calls)
 
     changed = sandbox.change_orders(25)
     again = poll(hub, cid)
