@@ -20,7 +20,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
@@ -392,3 +392,26 @@ def country_code(value: Any) -> str | None:
             return upper
         return None
     return _country_index().get(_fold(text))
+
+
+# --------------------------------------------------------------------------- rounded money
+
+__all__ += ["rounded_money"]
+
+
+def rounded_money(value: Any, path: str, *, places: int, default: Decimal | None = None) -> Decimal:
+    """``money`` rounded to at most ``places`` decimal places (half away from zero).
+
+    For channels that send amounts as JSON numbers computed in binary floating point
+    (Magento's PHP): ``0.1 + 0.2`` arrives as ``0.30000000000000004`` and comes out as
+    ``Decimal("0.3")`` with ``places=4``. An amount with no more than ``places`` decimals
+    keeps its own form (``253.74`` stays ``Decimal("253.74")``, ``5`` stays ``Decimal("5")``);
+    a rounded one loses the trailing zeros rounding leaves (``2.00000001`` -> ``Decimal("2")``).
+    Errors and ``default`` as for ``money``.
+    """
+    result = money(value, path, default=default)
+    exponent = result.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -places:
+        result = result.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        result = result.quantize(Decimal(1)) if result == result.to_integral_value() else result.normalize()
+    return result
