@@ -7,19 +7,25 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from connectors.shopify import webhooks
-from connectors.shopify.client import ShopifyClient, track_call_limit
+from connectors.shopify import fulfilment, inventory, webhooks
+from connectors.shopify.client import GRAPHQL_BUCKET, ShopifyClient, track_call_limit
 from hub.connectors import (
     Capability,
     ConnectionContext,
     Connector,
     FieldSpec,
     OrderPage,
+    PushResult,
+    ShipmentPush,
+    StockLevel,
+    StockWrite,
+    StockWriteResult,
     TestResult,
     WebhookAction,
     WebhookDelivery,
 )
 from hub.http import HttpError
+from hub.ratelimit import TokenBucket, limiters
 
 #: the one pinned Admin API version; a connection may override it
 API_VERSION = "2026-07"
@@ -43,7 +49,15 @@ class ShopifyConnector(Connector):
     kind = "channel"
     mapping_module = "mappings.shopify"
     sandbox = "connectors.shopify.sandbox:ShopifySandbox"
-    capabilities = frozenset({Capability.ORDERS_POLL, Capability.ORDERS_WEBHOOK})
+    capabilities = frozenset(
+        {
+            Capability.ORDERS_POLL,
+            Capability.ORDERS_WEBHOOK,
+            Capability.INVENTORY_READ,
+            Capability.INVENTORY_WRITE,
+            Capability.FULFILMENT_PUSH,
+        }
+    )
     fields: ClassVar[tuple[FieldSpec, ...]] = (
         FieldSpec(
             "store_url",
@@ -96,7 +110,15 @@ class ShopifyConnector(Connector):
         super().__init__(ctx)
         ctx.http.session.headers["X-Shopify-Access-Token"] = str(ctx.credentials["access_token"])
         ctx.http.on_response.append(track_call_limit(ctx.http.limiter))
-        self.client = ShopifyClient(ctx.http)
+        # GraphQL has its own bucket of cost points, kept in step with the shop's throttleStatus
+        if ctx.connection_id is None:
+            graphql_bucket = TokenBucket(*GRAPHQL_BUCKET)
+        else:
+            graphql_bucket = limiters.get(f"connection:{ctx.connection_id}:graphql", *GRAPHQL_BUCKET)
+        version = ctx.settings.get("api_version") or API_VERSION
+        self.client = ShopifyClient(ctx.http, api_version=version, graphql_bucket=graphql_bucket)
+        #: SKU → inventory item, shared by every instance of this connection
+        self.items = inventory.item_map((ctx.connection_id, ctx.http.base_url))
 
     def test_connection(self) -> TestResult:
         try:
@@ -136,3 +158,12 @@ class ShopifyConnector(Connector):
                 self.client.create_webhook(topic, address)
                 created.append(topic)
         return created
+
+    def read_stock(self, skus: list[str] | None = None) -> list[StockLevel]:
+        return inventory.read_stock(self.client, self.items, skus)
+
+    def write_stock(self, writes: list[StockWrite]) -> list[StockWriteResult]:
+        return inventory.write_stock(self.client, self.items, writes)
+
+    def push_fulfilment(self, shipment: ShipmentPush) -> PushResult:
+        return fulfilment.push(self.client, shipment)

@@ -9,6 +9,20 @@ Sort: an explicit ``order=<id|created_at|updated_at|processed_at> [asc|desc]`` i
 the sort, the last (sort value, id) and the data version of the first page, and every change keeps
 the order's previous version, so a traversal sees each order matching at its first page exactly
 once, as it was then, however orders change meanwhile (the new versions show in the next poll).
+
+Inventory and fulfilments. ``POST graphql.json`` answers the documents the connector sends,
+dispatched on their root field (``productVariants``, ``inventoryItem``,
+``inventorySetQuantities``; the arguments are read, the selection is not: answers carry a fixed
+superset). Stock is ``available`` per SKU per location (``locations``, default 3), every catalog
+SKU stocked everywhere. GraphQL has its own bucket of cost points (2,000, restoring 100 per
+second; requested cost checked first, the unused part refunded, ``extensions.cost`` on every
+answer, ``THROTTLED`` in a 200 answer when the bucket cannot pay); it does not draw on the REST
+bucket. ``inventorySetQuantities`` is all or nothing (any ``userErrors``: nothing applied), from
+2026-04 needs ``@idempotent(key:)`` and ``changeFromQuantity`` on every quantity, and answers a
+repeated key with its first result. Fulfillment orders are derived from each order's lines (one
+per location: the primary one, and the second for the last line of every fifth order with
+several lines); ``POST fulfillments.json`` fulfils them, ``update_tracking.json`` changes
+tracking, and both store a new version of the order (``fulfillment_status``, ``updated_at``).
 """
 
 from __future__ import annotations
@@ -23,6 +37,7 @@ import re
 import time
 import uuid
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -100,6 +115,51 @@ CARRIERS = ("UPS", "USPS", "FedEx", "DHL Express")
 TAGS = ("vip", "wholesale", "gift", "priority", "repeat-customer")
 _FRACTIONAL_ZONES = {5.5: "Asia/Kolkata", 5.75: "Asia/Kathmandu", 9.5: "Australia/Darwin"}
 
+SHOP_ID = 548380009
+#: the first locations (ids from the reference samples); more are made up when asked for
+LOCATIONS = ((655441491, "Main Warehouse"), (487838322, "Downtown Store"), (24826418, "East Depot"))
+INVENTORY_ITEM_BASE = 808950000
+GRAPHQL_BUCKET_SIZE, GRAPHQL_RESTORE_RATE = 2000.0, 100.0
+MAX_QUERY_COST, MAX_INPUT_SIZE, MAX_FIRST, MUTATION_COST = 1000, 250, 250, 10
+MAX_QUANTITY = 1_000_000_000
+INVENTORY_REASONS = frozenset(
+    {
+        "correction", "cycle_count_available", "damaged", "movement_created", "movement_updated",
+        "movement_received", "movement_canceled", "other", "promotion", "quality_control", "received",
+        "reservation_created", "reservation_deleted", "reservation_updated", "restock", "safety_stock",
+        "shrinkage",
+    }
+)  # fmt: skip
+#: InventorySetQuantitiesUserErrorCode -> message (the enum's descriptions)
+USER_ERRORS = {
+    "INVALID_NAME": "The quantity name must be either 'available' or 'on_hand'.",
+    "INVALID_REASON": "The specified reason is invalid.",
+    "INVALID_INVENTORY_ITEM": "The specified inventory item could not be found.",
+    "INVALID_LOCATION": "The specified location could not be found.",
+    "ITEM_NOT_STOCKED_AT_LOCATION": "The specified inventory item is not stocked at the location.",
+    "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR": "The combination of inventoryItemId and locationId "
+    "must be unique.",
+    "INVALID_QUANTITY_TOO_LOW": "The total quantity can't be lower than -1,000,000,000.",
+    "INVALID_QUANTITY_TOO_HIGH": "The total quantity can't be higher than 1,000,000,000.",
+    "CHANGE_FROM_QUANTITY_STALE": "The changeFromQuantity value does not match persisted value.",
+    "COMPARE_QUANTITY_REQUIRED": "The compareQuantity argument must be given to each quantity or ignored "
+    "using ignoreCompareQuantity.",
+    "COMPARE_QUANTITY_STALE": "The compareQuantity value does not match persisted value.",
+    "IDEMPOTENCY_KEY_PARAMETER_MISMATCH": "The same idempotency key cannot be used with different "
+    "operation parameters.",
+}
+TRACKING_URLS = {
+    "UPS": "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums={}",
+    "USPS": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
+    "FedEx": "https://www.fedex.com/fedextrack/?trknbr={}",
+    "DHL Express": "https://www.dhl.com/en/express/tracking.html?AWB={}&brand=DHL",
+}
+_ROOT_FIELD = re.compile(r"^\s*(?:(?:query|mutation)\b[^{]*)?\{\s*(\w+)")
+_ARGUMENT = re.compile(r'(\w+)\s*:\s*(\$\w+|-?\d+|"(?:[^"\\]|\\.)*"|null|true|false)')
+_IDEMPOTENT = re.compile(r'@idempotent\s*\(\s*key\s*:\s*"([^"]*)"\s*\)')
+_SKU_TERM = re.compile(r'sku:("(?:[^"\\]|\\.)*"|[^\s()]+)')
+_GID_OF = re.compile(r"^gid://shopify/(\w+)/(\d+)$")
+
 
 def _m(value: Decimal | int | str) -> str:
     return str(Decimal(value).quantize(CENT, ROUND_HALF_UP))
@@ -128,6 +188,56 @@ def _errors(errors: Any, status: int) -> flask.Response:
     return response
 
 
+class _GraphQLError(Exception):
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error["message"])
+        self.error = error
+
+
+def _gql_error(message: str, code: str) -> dict[str, Any]:
+    return {"message": message, "extensions": {"code": code}}
+
+
+def _arguments(query: str, field: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of ``field(...)`` in a document: ``$variables`` resolved, literals parsed."""
+    match = re.search(rf"\b{field}\s*\(([^)]*)\)", query)
+    found: dict[str, Any] = {}
+    for name, raw in _ARGUMENT.findall(match.group(1) if match else ""):
+        if raw.startswith("$"):
+            found[name] = variables.get(raw[1:])
+        else:
+            found[name] = json.loads(raw)
+    return found
+
+
+def _first(args: dict[str, Any]) -> int:
+    first = args.get("first")
+    if isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= MAX_FIRST:
+        raise _GraphQLError(
+            _gql_error(f"first must be an integer in 1..{MAX_FIRST}, got {first!r}", "BAD_REQUEST")
+        )
+    return first
+
+
+def _legacy(value: Any, kind: str) -> int | None:
+    match = _GID_OF.match(value) if isinstance(value, str) else None
+    return int(match.group(2)) if match and match.group(1) == kind else None
+
+
+def _cursor(kind: str, index: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{index}".encode()).decode()
+
+
+def _cursor_index(cursor: str, kind: str) -> int:
+    try:
+        found, _, index = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if found == kind:
+            return int(index)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise _GraphQLError(_gql_error(f"Invalid cursor for this connection: {cursor}", "BAD_REQUEST"))
+
+
 class _BadParam(ValueError):
     """A query parameter Shopify would refuse: 400 with ``{"errors": {param: [message]}}``."""
 
@@ -148,6 +258,8 @@ class ShopifySandbox(Sandbox):
         faults: Faults | None = None,
         orders: int = 50,
         skus: int = 20,
+        locations: int = 3,
+        graphql_restore_rate: float = GRAPHQL_RESTORE_RATE,
         limits: bool = True,
         shop_utc_offset_hours: float = -5,
         access_token: str = "shpat_sandbox_token",
@@ -161,6 +273,8 @@ class ShopifySandbox(Sandbox):
             )
         if skus < 1:
             raise ValueError("skus must be >= 1")
+        if not 1 <= locations <= 50:
+            raise ValueError("locations must be in 1..50")
         self.clock = clock or SandboxClock()
         self.tz = timezone(timedelta(hours=shop_utc_offset_hours))
         self.utc_offset_hours = shop_utc_offset_hours
@@ -190,6 +304,32 @@ class ShopifySandbox(Sandbox):
             }
             for i in range(skus)
         ]
+        for i, product in enumerate(self.catalog):
+            product["inventory_item_id"] = INVENTORY_ITEM_BASE + i
+        self.locations = [
+            {"id": LOCATIONS[i][0], "name": LOCATIONS[i][1]}
+            if i < len(LOCATIONS)
+            else {"id": 70_000_000_000 + i, "name": f"Location {i + 1}"}
+            for i in range(locations)
+        ]
+        stock_rng = Random(f"{seed}:inventory")  # apart from self.rng: the orders stay the same
+        #: (sku, location id) -> available; a missing pair is not stocked there
+        self._stock = {
+            (p["sku"], loc["id"]): stock_rng.randint(0, 100) for p in self.catalog for loc in self.locations
+        }
+        self._items = {p["inventory_item_id"]: p for p in self.catalog}
+        #: GraphQL points restored per second (the plan: 100 Standard, 200 Advanced, 1,000 Plus)
+        self.graphql_restore_rate = float(graphql_restore_rate)
+        self._graphql_points, self._graphql_at = GRAPHQL_BUCKET_SIZE, self.timer()
+        #: idempotency key -> (the mutation's variables, its answer)
+        self._idempotent: dict[str, tuple[Any, dict[str, Any]]] = {}
+        #: (order id, location id) -> fulfillment order id; (fulfillment order id, line id) -> its line id
+        self._fo_ids: dict[tuple[int, int], int] = {}
+        self._fo_line_ids: dict[tuple[int, int], int] = {}
+        #: fulfillment ids whose customer was told (notify_customer)
+        self.notified: list[int] = []
+        #: GraphQL requests by root field (``inventorySetQuantities``, ``productVariants``, ...)
+        self.graphql_calls: Counter[str] = Counter()
         self.seed_orders(orders)
 
     # -- public helpers for tests ---------------------------------------------------------------
@@ -278,6 +418,38 @@ class ShopifySandbox(Sandbox):
                 statuses += self.send_webhook(hook["address"], topic, payload)
         return statuses
 
+    def stock(self, sku: str, location_id: int | str) -> int | None:
+        """``available`` of ``sku`` at a location; None where it is not stocked."""
+        with self.lock:
+            return self._stock.get((sku, int(location_id)))
+
+    def set_stock(self, sku: str, location_id: int | str, available: int) -> None:
+        """A merchant's edit in the Shopify admin (stocks the SKU there if it was not)."""
+        with self.lock:
+            if sku not in {p["sku"] for p in self.catalog}:
+                raise KeyError(f"unknown SKU {sku!r}")
+            if int(location_id) not in {loc["id"] for loc in self.locations}:
+                raise KeyError(f"unknown location {location_id!r}")
+            self._stock[(sku, int(location_id))] = int(available)
+
+    def unstock(self, sku: str, location_id: int | str) -> None:
+        """The SKU is no longer stocked at the location."""
+        with self.lock:
+            self._stock.pop((sku, int(location_id)), None)
+
+    def fulfillments(self, order_id: int | str) -> list[dict[str, Any]]:
+        """The order's fulfillments, as ``GET orders/{id}/fulfillments.json`` shows them."""
+        return self.order(int(order_id))["fulfillments"]
+
+    def fulfillment_orders(self, order_id: int | str) -> list[dict[str, Any]]:
+        with self.lock:
+            return self._fulfillment_orders(self._history[int(order_id)][-1][1])
+
+    def set_graphql_points(self, available: float) -> None:
+        """Set the GraphQL cost bucket's available points (e.g. 0: the next query is THROTTLED)."""
+        with self.lock:
+            self._graphql_points, self._graphql_at = float(available), self.timer()
+
     def connection_values(self) -> dict[str, Any]:
         return {
             "store_url": self.url,
@@ -294,6 +466,8 @@ class ShopifySandbox(Sandbox):
         return response
 
     def check_rate_limit(self) -> flask.Response | None:
+        if flask.request.path.endswith("/graphql.json"):
+            return None  # GraphQL pays in cost points (see _graphql_view)
         with self.lock:
             level = self._level()
             if self.limits and level + 1 > BUCKET_SIZE:
@@ -321,6 +495,23 @@ class ShopifySandbox(Sandbox):
         hook_rule = f"{base}/webhooks/<int:hook_id>.json"
         app.add_url_rule(hook_rule, "webhook", self._webhook_view, methods=["GET", "DELETE"])
         app.add_url_rule("/_sandbox/limits", "limits", self._limits_view, methods=["GET", "PUT"])
+        app.add_url_rule(f"{base}/graphql.json", "graphql", self._graphql_view, methods=["POST"])
+        order_rule = f"{base}/orders/<int:order_id>"
+        app.add_url_rule(
+            f"{order_rule}/fulfillment_orders.json", "fulfillment_orders", self._fulfillment_orders_view
+        )
+        app.add_url_rule(
+            f"{order_rule}/fulfillments.json", "order_fulfillments", self._order_fulfillments_view
+        )
+        app.add_url_rule(
+            f"{base}/fulfillments.json", "fulfillments", self._create_fulfillment_view, methods=["POST"]
+        )
+        app.add_url_rule(
+            f"{base}/fulfillments/<int:fulfillment_id>/update_tracking.json",
+            "update_tracking",
+            self._update_tracking_view,
+            methods=["POST"],
+        )
 
     # -- HTTP -----------------------------------------------------------------------------------
 
@@ -339,9 +530,10 @@ class ShopifySandbox(Sandbox):
         path = flask.request.path
         if path.startswith("/_sandbox"):
             return response
-        with self.lock:
-            used = math.ceil(round(self._level(), 6))
-        response.headers["X-Shopify-Shop-Api-Call-Limit"] = f"{used}/{BUCKET_SIZE}"
+        if not path.endswith("/graphql.json"):  # GraphQL reports its cost in the body
+            with self.lock:
+                used = math.ceil(round(self._level(), 6))
+            response.headers["X-Shopify-Shop-Api-Call-Limit"] = f"{used}/{BUCKET_SIZE}"
         match = _VERSION_PATH.match(path)
         if match and _VERSION.fullmatch(match.group(1)):
             response.headers["X-Shopify-API-Version"] = match.group(1)
@@ -478,6 +670,425 @@ class ShopifySandbox(Sandbox):
         if links:
             response.headers["Link"] = ", ".join(links)
         return response
+
+    # -- GraphQL: inventory -----------------------------------------------------------------------
+
+    def _graphql_view(self, version: str) -> ResponseReturnValue:
+        data = flask.request.get_json(silent=True)
+        query = data.get("query") if isinstance(data, dict) else None
+        if not isinstance(query, str):
+            return _errors({"query": "Required parameter missing or invalid"}, 400)
+        variables = data.get("variables") or {}
+        root = _ROOT_FIELD.match(query)
+        operations = {
+            "productVariants": self._gql_variants,
+            "inventoryItem": self._gql_item_levels,
+            "inventorySetQuantities": self._gql_set_quantities,
+        }
+        if root is None or root.group(1) not in operations:
+            field = root.group(1) if root else "?"
+            return {
+                "errors": [_gql_error(f"Field '{field}' doesn't exist on type 'QueryRoot'", "undefinedField")]
+            }
+        with self.lock:
+            self.graphql_calls[root.group(1)] += 1
+        try:
+            requested, run = operations[root.group(1)](query, variables, version)
+        except _GraphQLError as exc:
+            return {"errors": [exc.error]}
+        if requested > MAX_QUERY_COST:
+            message = f"Query cost is {requested}, which exceeds the single query max cost limit "
+            message += f"({MAX_QUERY_COST})."
+            return {"errors": [_gql_error(message, "MAX_COST_EXCEEDED")], "extensions": self._cost(requested)}
+        with self.lock:
+            available = self._graphql_level()
+            if self.limits and requested > available:
+                self._count_fault("throttled")
+                return {"errors": [_gql_error("Throttled", "THROTTLED")], "extensions": self._cost(requested)}
+            self._graphql_points = available - requested
+            try:
+                answer, actual = run()
+            except _GraphQLError as exc:
+                self._graphql_points += requested
+                return {"errors": [exc.error]}
+            self._graphql_points = min(GRAPHQL_BUCKET_SIZE, self._graphql_points + requested - actual)
+            return {"data": answer, "extensions": self._cost(requested, actual)}
+
+    def _graphql_level(self) -> float:
+        now = self.timer()
+        restored = (now - self._graphql_at) * self.graphql_restore_rate
+        self._graphql_points = min(GRAPHQL_BUCKET_SIZE, self._graphql_points + restored)
+        self._graphql_at = now
+        return self._graphql_points
+
+    def _cost(self, requested: int, actual: int | None = None) -> dict[str, Any]:
+        with self.lock:
+            available = self._graphql_level()
+        status = {"maximumAvailable": GRAPHQL_BUCKET_SIZE, "currentlyAvailable": math.floor(available)}
+        cost = {"requestedQueryCost": requested, "actualQueryCost": actual}
+        return {"cost": cost | {"throttleStatus": status | {"restoreRate": self.graphql_restore_rate}}}
+
+    def _gql_variants(self, query: str, variables: dict[str, Any], version: str) -> tuple[int, Any]:
+        args = _arguments(query, "productVariants", variables)
+        first, after, search = _first(args), args.get("after"), args.get("query")
+        levels = _first(_arguments(query, "inventoryLevels", variables)) if "inventoryLevels" in query else 0
+        level_cost = 2 + levels * 3 if "inventoryLevels" in query else 0
+        requested = 2 + first * (2 + level_cost)
+        skus = {json.loads(t) if t.startswith('"') else t for t in _SKU_TERM.findall(search or "")}
+        if search and not skus:
+            raise _GraphQLError(
+                _gql_error(f"Unsupported search query for this sandbox: {search}", "BAD_REQUEST")
+            )
+
+        def run() -> tuple[dict[str, Any], int]:
+            wanted = {s.lower() for s in skus}
+            matched = [p for p in self.catalog if not wanted or p["sku"].lower() in wanted]
+            start = _cursor_index(after, "variant") + 1 if after else 0
+            page = matched[start : start + first]
+            nodes, actual = [], 2
+            for p in page:
+                item: dict[str, Any] = {"id": _gid("InventoryItem", p["inventory_item_id"]), "tracked": True}
+                if "inventoryLevels" in query:
+                    item["inventoryLevels"], count = self._levels_page(p, levels, None)
+                    actual += 2 + count * 3
+                nodes.append({"sku": p["sku"], "inventoryItem": item})
+                actual += 2
+            info = {
+                "hasNextPage": start + len(page) < len(matched),
+                "endCursor": _cursor("variant", start + len(page) - 1) if page else None,
+            }
+            return {"productVariants": {"pageInfo": info, "nodes": nodes}}, actual
+
+        return requested, run
+
+    def _gql_item_levels(self, query: str, variables: dict[str, Any], version: str) -> tuple[int, Any]:
+        item_args = _arguments(query, "inventoryItem", variables)
+        args = _arguments(query, "inventoryLevels", variables)
+        first = _first(args)
+
+        def run() -> tuple[dict[str, Any], int]:
+            product = self._items.get(_legacy(item_args.get("id"), "InventoryItem") or -1)
+            if product is None:
+                return {"inventoryItem": None}, 1
+            levels, count = self._levels_page(product, first, args.get("after"))
+            return {"inventoryItem": {"inventoryLevels": levels}}, 3 + count * 3
+
+        return 3 + first * 3, run
+
+    def _levels_page(
+        self, product: dict[str, Any], first: int, after: str | None
+    ) -> tuple[dict[str, Any], int]:
+        stocked = [
+            (i, loc) for i, loc in enumerate(self.locations) if (product["sku"], loc["id"]) in self._stock
+        ]
+        start = _cursor_index(after, "level") + 1 if after else 0
+        kept = [(i, loc) for i, loc in stocked if i >= start]
+        page = kept[:first]
+        nodes = [
+            {
+                "location": {"id": _gid("Location", loc["id"])},
+                "quantities": [{"name": "available", "quantity": self._stock[(product["sku"], loc["id"])]}],
+            }
+            for _, loc in page
+        ]
+        info = {
+            "hasNextPage": len(kept) > len(page),
+            "endCursor": _cursor("level", page[-1][0]) if page else None,
+        }
+        return {"pageInfo": info, "nodes": nodes}, len(page)
+
+    def _gql_set_quantities(self, query: str, variables: dict[str, Any], version: str) -> tuple[int, Any]:
+        payload = _arguments(query, "inventorySetQuantities", variables).get("input")
+        quantities = payload.get("quantities") if isinstance(payload, dict) else None
+        if not isinstance(quantities, list):
+            message = "Variable $input of type InventorySetQuantitiesInput! was provided invalid value"
+            raise _GraphQLError(_gql_error(message, "INVALID_VARIABLE"))
+        new = version == "unstable" or version >= "2026-04"
+        key = _IDEMPOTENT.search(query)
+        if new and key is None:
+            message = "The @idempotent directive is required for this mutation."
+            raise _GraphQLError(_gql_error(message, "BAD_REQUEST"))
+        if len(quantities) > MAX_INPUT_SIZE:
+            message = f"The input array size of {len(quantities)} is greater than the maximum allowed "
+            raise _GraphQLError(_gql_error(f"{message}of {MAX_INPUT_SIZE}.", "MAX_INPUT_SIZE_EXCEEDED"))
+        if new and any(not isinstance(q, dict) or "changeFromQuantity" not in q for q in quantities):
+            message = "changeFromQuantity is required on every quantity (null to skip the check)."
+            raise _GraphQLError(_gql_error(message, "BAD_REQUEST"))
+
+        def run() -> tuple[dict[str, Any], int]:
+            if key is not None and key.group(1) in self._idempotent:
+                before, answer = self._idempotent[key.group(1)]
+                if before != payload:
+                    code = "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"
+                    mismatch = {"code": code, "field": None, "message": USER_ERRORS[code]}
+                    answer = {
+                        "inventorySetQuantities": {"inventoryAdjustmentGroup": None, "userErrors": [mismatch]}
+                    }
+                return copy.deepcopy(answer), MUTATION_COST  # the first answer; nothing applied again
+            errors = self._quantity_errors(payload, new)
+            group = None
+            if not errors:  # all or nothing
+                for q in quantities:
+                    product = self._items[_legacy(q["inventoryItemId"], "InventoryItem")]
+                    self._stock[(product["sku"], _legacy(q["locationId"], "Location"))] = q["quantity"]
+                group = {"id": _gid("InventoryAdjustmentGroup", self._next_id("adjustment_group", 1000000))}
+            answer = {"inventorySetQuantities": {"inventoryAdjustmentGroup": group, "userErrors": errors}}
+            if key is not None:
+                self._idempotent[key.group(1)] = (copy.deepcopy(payload), copy.deepcopy(answer))
+            return answer, MUTATION_COST
+
+        return MUTATION_COST, run
+
+    def _quantity_errors(self, payload: dict[str, Any], new: bool) -> list[dict[str, Any]]:
+        """``userErrors`` of an ``inventorySetQuantities`` input (the shop's own messages)."""
+        found = []
+        if payload.get("name") not in ("available", "on_hand"):
+            found.append(("INVALID_NAME", ["name"]))
+        if payload.get("reason") not in INVENTORY_REASONS:
+            found.append(("INVALID_REASON", ["reason"]))
+        seen: set[tuple[str, int]] = set()
+        for i, q in enumerate(payload["quantities"]):
+            problem = self._quantity_error(q, payload, new, seen)
+            if problem is not None:
+                found.append((problem[0], ["quantities", str(i), *problem[1:]]))
+        return [{"code": c, "field": ["input", *f], "message": USER_ERRORS[c]} for c, f in found]
+
+    def _quantity_error(
+        self, q: Any, payload: dict[str, Any], new: bool, seen: set[tuple[str, int]]
+    ) -> tuple[str, ...] | None:
+        q = q if isinstance(q, dict) else {}
+        product = self._items.get(_legacy(q.get("inventoryItemId"), "InventoryItem") or -1)
+        location = _legacy(q.get("locationId"), "Location")
+        quantity = q.get("quantity")
+        if product is None:
+            return "INVALID_INVENTORY_ITEM", "inventoryItemId"
+        if location not in {loc["id"] for loc in self.locations}:
+            return "INVALID_LOCATION", "locationId"
+        pair = (product["sku"], location)
+        if pair not in self._stock:
+            return "ITEM_NOT_STOCKED_AT_LOCATION", "locationId"
+        if pair in seen:
+            return ("NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",)
+        seen.add(pair)
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < -MAX_QUANTITY:
+            return "INVALID_QUANTITY_TOO_LOW", "quantity"
+        if quantity > MAX_QUANTITY:
+            return "INVALID_QUANTITY_TOO_HIGH", "quantity"
+        stored = self._stock[pair]
+        if new:
+            stale = q["changeFromQuantity"] is not None and q["changeFromQuantity"] != stored
+            return ("CHANGE_FROM_QUANTITY_STALE", "changeFromQuantity") if stale else None
+        if payload.get("ignoreCompareQuantity"):
+            return None
+        if "compareQuantity" not in q:
+            return "COMPARE_QUANTITY_REQUIRED", "compareQuantity"
+        return ("COMPARE_QUANTITY_STALE", "compareQuantity") if q["compareQuantity"] != stored else None
+
+    # -- REST: fulfillment orders and fulfillments ---------------------------------------------------
+
+    def _latest(self, order_id: int) -> dict[str, Any] | None:
+        versions = self._history.get(order_id)
+        return versions[-1][1] if versions else None
+
+    def _fulfillment_orders_view(self, version: str, order_id: int) -> ResponseReturnValue:
+        with self.lock:
+            order = self._latest(order_id)
+            if order is None:
+                return _errors("Not Found", 404)
+            return {"fulfillment_orders": self._fulfillment_orders(order)}
+
+    def _order_fulfillments_view(self, version: str, order_id: int) -> ResponseReturnValue:
+        with self.lock:
+            order = self._latest(order_id)
+            if order is None:
+                return _errors("Not Found", 404)
+            return {"fulfillments": copy.deepcopy(order["fulfillments"])}
+
+    def _line_location(self, order: dict[str, Any], index: int) -> int:
+        lines = order["line_items"]
+        split = len(self.locations) > 1 and len(lines) > 1 and order["number"] % 5 == 0
+        return self.locations[1 if split and index == len(lines) - 1 else 0]["id"]
+
+    def _fulfillment_orders(self, order: dict[str, Any]) -> list[dict[str, Any]]:
+        """One fulfillment order per location of the order's lines, from the lines as they are."""
+        by_location: dict[int, list[dict[str, Any]]] = {}
+        for index, li in enumerate(order["line_items"]):
+            by_location.setdefault(self._line_location(order, index), []).append(li)
+        found = []
+        for location_id, lines in by_location.items():
+            key = (order["id"], location_id)
+            if key not in self._fo_ids:
+                self._fo_ids[key] = self._next_id("fulfillment_order", 1046000000)
+            fo_id = self._fo_ids[key]
+            fo_lines = []
+            for li in lines:
+                if (fo_id, li["id"]) not in self._fo_line_ids:
+                    self._fo_line_ids[(fo_id, li["id"])] = self._next_id("fulfillment_order_line", 1072503000)
+                product = next((p for p in self.catalog if p["sku"] == li["sku"]), None)
+                fo_line = {"id": self._fo_line_ids[(fo_id, li["id"])], "shop_id": SHOP_ID}
+                fo_line |= {"fulfillment_order_id": fo_id, "quantity": li["current_quantity"]}
+                fo_line |= {"line_item_id": li["id"]}
+                fo_line |= {"inventory_item_id": product["inventory_item_id"] if product else None}
+                fo_line |= {
+                    "fulfillable_quantity": li["fulfillable_quantity"],
+                    "variant_id": li["variant_id"],
+                }
+                fo_lines.append(fo_line)
+            remaining = sum(li["fulfillable_quantity"] for li in lines)
+            if order["cancelled_at"] is not None or remaining == 0:
+                status = "closed"
+            elif any(li["fulfillable_quantity"] < li["current_quantity"] for li in lines):
+                status = "in_progress"
+            else:
+                status = "open"
+            location = next(loc for loc in self.locations if loc["id"] == location_id)
+            address = order["shipping_address"] or {}
+            fo = {"id": fo_id, "created_at": order["created_at"], "updated_at": order["updated_at"]}
+            fo |= {"shop_id": SHOP_ID, "order_id": order["id"], "assigned_location_id": location_id}
+            fo |= {"request_status": "unsubmitted", "status": status, "fulfill_at": None, "fulfill_by": None}
+            fo["supported_actions"] = [] if status == "closed" else ["create_fulfillment", "move", "hold"]
+            fo["destination"] = {key: address.get(key) for key in ("address1", "address2", "city", "company")}
+            fo["destination"] |= {key: address.get(key) for key in ("country", "first_name", "last_name")}
+            fo["destination"] |= {key: address.get(key) for key in ("phone", "province", "zip")}
+            fo["destination"] |= {"id": fo_id + 1000, "email": order["email"]}
+            fo |= {"line_items": fo_lines, "international_duties": None, "fulfillment_holds": []}
+            fo |= {"delivery_method": None, "merchant_requests": []}
+            fo["assigned_location"] = {"address1": None, "address2": None, "city": None}
+            fo["assigned_location"] |= {
+                "country_code": "US",
+                "location_id": location_id,
+                "name": location["name"],
+            }
+            fo["assigned_location"] |= {"phone": None, "province": None, "zip": None}
+            found.append(fo)
+        return found
+
+    def _create_fulfillment_view(self, version: str) -> ResponseReturnValue:
+        data = flask.request.get_json(silent=True)
+        body = data.get("fulfillment") if isinstance(data, dict) else None
+        if not isinstance(body, dict):
+            return _errors({"fulfillment": "Required parameter missing or invalid"}, 400)
+        groups = body.get("line_items_by_fulfillment_order")
+        if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) for g in groups):
+            return _errors({"line_items_by_fulfillment_order": "Required parameter missing or invalid"}, 400)
+        tracking = body.get("tracking_info") or {}
+        if not isinstance(tracking, dict):
+            return _errors({"tracking_info": "Required parameter missing or invalid"}, 400)
+        with self.lock:
+            owners = {fo_id: key for key, fo_id in self._fo_ids.items()}
+            keys = []
+            for group in groups:
+                if group.get("fulfillment_order_id") not in owners:
+                    return _errors(
+                        [f"Fulfillment order {group.get('fulfillment_order_id')} does not exist."], 422
+                    )
+                keys.append(owners[group["fulfillment_order_id"]])
+            if len({order_id for order_id, _ in keys}) > 1:
+                return _errors(["All fulfillment orders must belong to the same order."], 422)
+            if len({location_id for _, location_id in keys}) > 1:
+                return _errors(["All fulfillment orders must be assigned to the same location."], 422)
+            order = copy.deepcopy(self._latest(keys[0][0]))
+            current = {fo["id"]: fo for fo in self._fulfillment_orders(order)}
+            taken: dict[int, int] = {}  # order line id -> quantity
+            for group in groups:
+                fo = current[group["fulfillment_order_id"]]
+                if "create_fulfillment" not in fo["supported_actions"]:
+                    return _errors(
+                        [f"Fulfillment order {fo['id']} has an unfulfillable status= {fo['status']}."], 422
+                    )
+                lines = {li["id"]: li for li in fo["line_items"]}
+                wanted = group.get("fulfillment_order_line_items")
+                if wanted is None:  # everything that remains on the fulfillment order
+                    wanted = [
+                        {"id": li["id"], "quantity": li["fulfillable_quantity"]} for li in fo["line_items"]
+                    ]
+                if not isinstance(wanted, list):
+                    return _errors(
+                        {"fulfillment_order_line_items": "Required parameter missing or invalid"}, 400
+                    )
+                for item in wanted:
+                    line = lines.get(item.get("id")) if isinstance(item, dict) else None
+                    if line is None:
+                        return _errors([f"Fulfillment order line item {item} does not exist."], 422)
+                    quantity = item.get("quantity")
+                    already = taken.get(line["line_item_id"], 0)
+                    if (
+                        not isinstance(quantity, int)
+                        or quantity < 0
+                        or quantity + already > line["fulfillable_quantity"]
+                    ):
+                        return _errors(["Invalid fulfillment order line item quantity requested."], 422)
+                    if quantity:
+                        taken[line["line_item_id"]] = already + quantity
+            if not taken:
+                return _errors(["Fulfillment must have at least one line item."], 422)
+            at = self._bump(order)
+            fid = self._next_id("fulfillment", 255858046000)
+            fulfilled = []
+            for li in order["line_items"]:
+                if li["id"] in taken:
+                    li["fulfillable_quantity"] -= taken[li["id"]]
+                    li["fulfillment_status"] = "fulfilled" if li["fulfillable_quantity"] == 0 else "partial"
+                    fulfilled.append(copy.deepcopy(li) | {"quantity": taken[li["id"]]})
+            fulfillment = {"id": fid, "order_id": order["id"], "status": "success", "created_at": at}
+            fulfillment |= {"service": "manual", "updated_at": at, "tracking_company": None}
+            fulfillment |= {"shipment_status": None, "location_id": keys[0][1], "origin_address": None}
+            fulfillment |= {"line_items": fulfilled, "tracking_number": None, "tracking_numbers": []}
+            fulfillment |= {"tracking_url": None, "tracking_urls": [], "receipt": {}}
+            fulfillment |= {"name": f"{order['name']}.{len(order['fulfillments']) + 1}"}
+            fulfillment["admin_graphql_api_id"] = _gid("Fulfillment", fid)
+            self._set_tracking(fulfillment, tracking)
+            order["fulfillments"].append(fulfillment)
+            remaining = any(li["fulfillable_quantity"] for li in order["line_items"])
+            order["fulfillment_status"] = "partial" if remaining else "fulfilled"
+            if body.get("notify_customer"):
+                self.notified.append(fid)
+            self._store(order)
+            return {"fulfillment": copy.deepcopy(fulfillment)}, 201
+
+    def _update_tracking_view(self, version: str, fulfillment_id: int) -> ResponseReturnValue:
+        data = flask.request.get_json(silent=True)
+        body = data.get("fulfillment") if isinstance(data, dict) else None
+        tracking = body.get("tracking_info") if isinstance(body, dict) else None
+        if not isinstance(tracking, dict):
+            return _errors({"fulfillment": "Required parameter missing or invalid"}, 400)
+        with self.lock:
+            owner = next(
+                (versions[-1][1] for versions in self._history.values()
+                 if any(f["id"] == fulfillment_id for f in versions[-1][1]["fulfillments"])),
+                None,
+            )  # fmt: skip
+            if owner is None:
+                return _errors("Not Found", 404)
+            order = copy.deepcopy(owner)
+            fulfillment = next(f for f in order["fulfillments"] if f["id"] == fulfillment_id)
+            if fulfillment["status"] in ("cancelled", "error", "failure"):
+                return _errors([f"Fulfillment {fulfillment_id} is {fulfillment['status']}."], 422)
+            fulfillment["updated_at"] = self._bump(order)
+            self._set_tracking(fulfillment, tracking)
+            if body.get("notify_customer"):
+                self.notified.append(fulfillment_id)
+            self._store(order)
+            return {"fulfillment": copy.deepcopy(fulfillment)}
+
+    def _bump(self, order: dict[str, Any]) -> str:
+        """The order changes now: its updated_at moves forward (by a second at least)."""
+        now = max(self.clock.now(), self._time(order["updated_at"]) + timedelta(seconds=1))
+        order["updated_at"] = self._fmt(now)
+        return order["updated_at"]
+
+    @staticmethod
+    def _set_tracking(fulfillment: dict[str, Any], tracking: dict[str, Any]) -> None:
+        """``tracking_info``: ``number``/``numbers``, ``url``/``urls``, ``company`` (kept when not given);
+        a known company without URLs gets Shopify's tracking links."""
+        numbers = list(tracking.get("numbers") or ([tracking["number"]] if tracking.get("number") else []))
+        urls = list(tracking.get("urls") or ([tracking["url"]] if tracking.get("url") else []))
+        company = tracking.get("company") or fulfillment["tracking_company"]
+        if not urls and company in TRACKING_URLS:
+            urls = [TRACKING_URLS[company].format(n) for n in numbers]
+        fulfillment |= {"tracking_company": company, "tracking_numbers": numbers, "tracking_urls": urls}
+        fulfillment["tracking_number"] = numbers[0] if numbers else None
+        fulfillment["tracking_url"] = urls[0] if urls else None
 
     # -- query helpers --------------------------------------------------------------------------
 

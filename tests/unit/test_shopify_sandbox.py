@@ -458,3 +458,298 @@ def test_webhook_subscriptions_and_notify(shop: ShopifySandbox, receiver: Receiv
     assert requests.delete(one, headers=headers).status_code == 200
     assert requests.get(one, headers=headers).status_code == 404
     assert requests.get(url, headers=headers).json() == {"webhooks": []}
+
+
+# -- GraphQL: inventory ------------------------------------------------------------------------------
+
+FIXTURES_DIR = Path(__file__).parents[1] / "fixtures/shopify"
+CALL_LIMIT = "X-Shopify-Shop-Api-Call-Limit"
+STOCK_QUERY = """query Stock($first: Int!, $after: String, $query: String) {
+  productVariants(first: $first, after: $after, query: $query) {
+    pageInfo { hasNextPage endCursor }
+    nodes { sku inventoryItem { id tracked inventoryLevels(first: 3) {
+      pageInfo { hasNextPage endCursor }
+      nodes { location { id } quantities(names: ["available"]) { name quantity } } } } }
+  }
+}"""
+SET_MUTATION = """mutation Set($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) %s {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}"""
+
+
+def gql(
+    sb: ShopifySandbox, query: str, variables: dict[str, Any], version: str = "2026-07"
+) -> requests.Response:
+    headers = {"X-Shopify-Access-Token": sb.access_token}
+    body = {"query": query, "variables": variables}
+    return requests.post(f"{sb.url}/admin/api/{version}/graphql.json", json=body, headers=headers, timeout=5)
+
+
+def set_quantities(
+    sb: ShopifySandbox,
+    quantities: list[dict[str, Any]],
+    key: str | None = "k-1",
+    version: str = "2026-07",
+    **extra: Any,
+) -> dict[str, Any]:
+    directive = f'@idempotent(key: "{key}")' if key else ""
+    payload = {"name": "available", "reason": "correction", "quantities": quantities} | extra
+    return gql(sb, SET_MUTATION % directive, {"input": payload}, version).json()
+
+
+def quantity(sb: ShopifySandbox, sku_index: int, location_index: int, n: int, **extra: Any) -> dict[str, Any]:
+    item = sb.catalog[sku_index]["inventory_item_id"]
+    location = sb.locations[location_index]["id"]
+    return {
+        "inventoryItemId": f"gid://shopify/InventoryItem/{item}",
+        "locationId": f"gid://shopify/Location/{location}",
+        "quantity": n,
+        "changeFromQuantity": None,
+    } | extra
+
+
+def test_graphql_stock_pages_with_cost_and_no_rest_bucket(make: Any) -> None:
+    sb = make(skus=7, locations=2)
+    first = gql(sb, STOCK_QUERY, {"first": 5, "after": None, "query": None})
+    assert first.status_code == 200 and CALL_LIMIT not in first.headers
+    body = first.json()
+    page = body["data"]["productVariants"]
+    assert [n["sku"] for n in page["nodes"]] == [p["sku"] for p in sb.catalog[:5]]
+    node = page["nodes"][0]
+    assert node["inventoryItem"]["id"] == f"gid://shopify/InventoryItem/{sb.catalog[0]['inventory_item_id']}"
+    levels = node["inventoryItem"]["inventoryLevels"]["nodes"]
+    assert [(lv["location"]["id"], lv["quantities"][0]["quantity"]) for lv in levels] == [
+        (f"gid://shopify/Location/{loc['id']}", sb.stock(sb.catalog[0]["sku"], loc["id"]))
+        for loc in sb.locations
+    ]
+    cost = body["extensions"]["cost"]
+    assert cost["requestedQueryCost"] == 2 + 5 * (2 + 2 + 3 * 3)
+    assert cost["actualQueryCost"] == 2 + 5 * (2 + 2 + 2 * 3)
+    status = cost["throttleStatus"]
+    assert status["maximumAvailable"] == 2000.0 and status["restoreRate"] == 100.0
+    assert 2000 - cost["actualQueryCost"] <= status["currentlyAvailable"] <= 2000
+    assert page["pageInfo"]["hasNextPage"]
+    second = gql(sb, STOCK_QUERY, {"first": 5, "after": page["pageInfo"]["endCursor"], "query": None}).json()
+    rest = second["data"]["productVariants"]
+    assert [n["sku"] for n in rest["nodes"]] == [p["sku"] for p in sb.catalog[5:]]
+    assert not rest["pageInfo"]["hasNextPage"]
+    found = gql(sb, STOCK_QUERY, {"first": 5, "query": 'sku:"SBX-0002" OR sku:SBX-0004'}).json()
+    assert [n["sku"] for n in found["data"]["productVariants"]["nodes"]] == ["SBX-0002", "SBX-0004"]
+    assert get(sb, f"{API}/shop.json").headers[CALL_LIMIT] == "1/40", "GraphQL did not touch the REST bucket"
+
+
+def test_graphql_throttled_and_max_cost(make: Any) -> None:
+    sb = make()
+    sb.set_graphql_points(50)
+    throttled = gql(sb, STOCK_QUERY, {"first": 5})
+    assert throttled.status_code == 200
+    body = throttled.json()
+    assert "data" not in body
+    assert body["errors"][0]["extensions"]["code"] == "THROTTLED"
+    status = body["extensions"]["cost"]["throttleStatus"]
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 67 and 50 <= status["currentlyAvailable"] < 67
+    assert sb.stats.faults["throttled"] == 1
+    sb.set_graphql_points(0)
+    sb.limits = False
+    assert "data" in gql(sb, STOCK_QUERY, {"first": 5}).json(), "limits off: never throttled"
+    too_big = gql(sb, STOCK_QUERY.replace("first: 3", "first: 250"), {"first": 250}).json()
+    assert too_big["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
+    unknown = gql(sb, "query { orders(first: 1) { nodes { id } } }", {}).json()
+    assert "doesn't exist" in unknown["errors"][0]["message"]
+
+
+def test_inventory_item_levels_follow_up(make: Any) -> None:
+    sb = make(skus=2, locations=12)
+    query = """query Levels($id: ID!, $first: Int!, $after: String) {
+      inventoryItem(id: $id) { inventoryLevels(first: $first, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes { location { id } quantities(names: ["available"]) { name quantity } } } } }"""
+    item = f"gid://shopify/InventoryItem/{sb.catalog[1]['inventory_item_id']}"
+    seen, after = [], None
+    while True:
+        page = gql(sb, query, {"id": item, "first": 5, "after": after}).json()["data"]["inventoryItem"][
+            "inventoryLevels"
+        ]
+        seen += [n["location"]["id"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [f"gid://shopify/Location/{loc['id']}" for loc in sb.locations]
+    missing = gql(sb, query, {"id": "gid://shopify/InventoryItem/1", "first": 5})
+    assert missing.json()["data"] == {"inventoryItem": None}
+
+
+def test_set_quantities_is_all_or_nothing_and_idempotent(make: Any) -> None:
+    sb = make(skus=3)
+    sku0, sku1 = sb.catalog[0]["sku"], sb.catalog[1]["sku"]
+    main = sb.locations[0]["id"]
+    before = sb.stock(sku0, main)
+    bad = quantity(sb, 1, 0, 5) | {"locationId": "gid://shopify/Location/1"}
+    refused = set_quantities(sb, [quantity(sb, 0, 0, 41), bad], key="k-bad")
+    result = refused["data"]["inventorySetQuantities"]
+    assert result["inventoryAdjustmentGroup"] is None
+    assert result["userErrors"] == [
+        {
+            "code": "INVALID_LOCATION",
+            "field": ["input", "quantities", "1", "locationId"],
+            "message": "The specified location could not be found.",
+        }
+    ]
+    assert sb.stock(sku0, main) == before, "nothing applied"
+
+    done = set_quantities(sb, [quantity(sb, 0, 0, 41), quantity(sb, 1, 0, 42)], key="k-ok")
+    assert done["data"]["inventorySetQuantities"]["userErrors"] == []
+    assert done["data"]["inventorySetQuantities"]["inventoryAdjustmentGroup"]["id"].startswith("gid://")
+    assert (sb.stock(sku0, main), sb.stock(sku1, main)) == (41, 42)
+    sb.set_stock(sku0, main, 3)  # sold meanwhile
+    again = set_quantities(sb, [quantity(sb, 0, 0, 41), quantity(sb, 1, 0, 42)], key="k-ok")
+    assert again["data"] == done["data"] and sb.stock(sku0, main) == 3, (
+        "a repeated key is answered, not applied"
+    )
+    other = set_quantities(sb, [quantity(sb, 0, 0, 1)], key="k-ok")["data"]["inventorySetQuantities"]
+    assert other["userErrors"][0]["code"] == "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"
+
+    sb.unstock(sku1, main)
+    errors = set_quantities(
+        sb, [quantity(sb, 1, 0, 1), quantity(sb, 0, 0, 2, changeFromQuantity=99)], key="k-3"
+    )
+    codes = [e["code"] for e in errors["data"]["inventorySetQuantities"]["userErrors"]]
+    assert codes == ["ITEM_NOT_STOCKED_AT_LOCATION", "CHANGE_FROM_QUANTITY_STALE"]
+    assert sb.stock(sku1, main) is None
+
+
+def test_set_quantities_input_rules(make: Any) -> None:
+    sb = make(skus=2)
+    missing_key = set_quantities(sb, [quantity(sb, 0, 0, 1)], key=None)
+    assert "@idempotent" in missing_key["errors"][0]["message"]
+    no_change_from = quantity(sb, 0, 0, 1)
+    del no_change_from["changeFromQuantity"]
+    assert "changeFromQuantity" in set_quantities(sb, [no_change_from])["errors"][0]["message"]
+    too_many = set_quantities(sb, [quantity(sb, 0, 0, 1)] * 251)
+    assert too_many["errors"][0]["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"
+    bad_reason = set_quantities(sb, [quantity(sb, 0, 0, 1)], key="k-r", reason="because")
+    assert bad_reason["data"]["inventorySetQuantities"]["userErrors"][0]["field"] == ["input", "reason"]
+    # before 2026-01: no directive, and the compare check is switched off explicitly
+    old = quantity(sb, 0, 0, 9)
+    del old["changeFromQuantity"]
+    required = set_quantities(sb, [old], key=None, version="2025-10")["data"]["inventorySetQuantities"]
+    assert required["userErrors"][0]["code"] == "COMPARE_QUANTITY_REQUIRED"
+    forced = set_quantities(sb, [old], key=None, version="2025-10", ignoreCompareQuantity=True)
+    assert forced["data"]["inventorySetQuantities"]["userErrors"] == []
+    assert sb.stock(sb.catalog[0]["sku"], sb.locations[0]["id"]) == 9
+
+
+# -- REST: fulfillment orders and fulfillments ---------------------------------------------------------
+
+FO_SAMPLE = json.loads((FIXTURES_DIR / "fulfillment_orders_for_order.json").read_text())[
+    "fulfillment_orders"
+][0]
+CREATE_SAMPLE = json.loads((FIXTURES_DIR / "fulfillment_create_with_tracking.json").read_text())
+
+
+def post(sb: ShopifySandbox, path: str, body: Any) -> requests.Response:
+    headers = {"X-Shopify-Access-Token": sb.access_token}
+    return requests.post(sb.url + path, json=body, headers=headers, timeout=5)
+
+
+def unfulfilled(sb: ShopifySandbox, lines: int = 1) -> dict[str, Any]:
+    return next(
+        o
+        for o in sb.all_orders()
+        if o["cancelled_at"] is None and o["fulfillment_status"] is None and len(o["line_items"]) >= lines
+    )
+
+
+def test_fulfillment_orders_and_a_fulfillment_in_two_parts(shop: ShopifySandbox) -> None:
+    order = unfulfilled(shop)
+    line = order["line_items"][0]
+    [fo] = get(shop, f"{API}/orders/{order['id']}/fulfillment_orders.json").json()["fulfillment_orders"]
+    assert set(fo) == set(FO_SAMPLE) and set(fo["line_items"][0]) == set(FO_SAMPLE["line_items"][0])
+    assert fo["status"] == "open" and "create_fulfillment" in fo["supported_actions"]
+    fo_line = next(li for li in fo["line_items"] if li["line_item_id"] == line["id"])
+    assert fo_line["fulfillable_quantity"] == line["quantity"]
+    assert get(shop, f"{API}/orders/{order['id']}/fulfillments.json").json() == {"fulfillments": []}
+
+    shop.clock.advance(60)
+    part = {"id": fo_line["id"], "quantity": 1}
+    body = {
+        "notify_customer": True,
+        "tracking_info": {"number": "1Z001", "company": "UPS"},
+        "line_items_by_fulfillment_order": [
+            {"fulfillment_order_id": fo["id"], "fulfillment_order_line_items": [part]}
+        ],
+    }
+    created = post(shop, f"{API}/fulfillments.json", {"fulfillment": body})
+    assert created.status_code == 201, created.text
+    fulfillment = created.json()["fulfillment"]
+    assert set(fulfillment) == set(CREATE_SAMPLE["response"]["fulfillment"])
+    assert fulfillment["tracking_numbers"] == ["1Z001"] and fulfillment["tracking_company"] == "UPS"
+    assert (
+        fulfillment["tracking_url"]
+        == "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums=1Z001"
+    )
+    assert [(li["id"], li["quantity"]) for li in fulfillment["line_items"]] == [(line["id"], 1)]
+    after = shop.order(order["id"])
+    assert after["updated_at"] > order["updated_at"] and shop.notified == [fulfillment["id"]]
+    assert after["fulfillment_status"] == (
+        "partial" if len(order["line_items"]) > 1 or line["quantity"] > 1 else "fulfilled"
+    )
+    assert shop.fulfillments(order["id"]) == [fulfillment]
+    listed = ids(get(shop, f"{API}/orders.json", status="any", ids=str(order["id"])))
+    assert listed == [order["id"]]
+
+    whole = [{"id": fo_line["id"], "quantity": line["quantity"]}]  # one is fulfilled already
+    group = {"fulfillment_order_id": fo["id"], "fulfillment_order_line_items": whole}
+    too_many = post(
+        shop, f"{API}/fulfillments.json", {"fulfillment": {"line_items_by_fulfillment_order": [group]}}
+    )
+    assert too_many.status_code == 422
+    rest = {"line_items_by_fulfillment_order": [{"fulfillment_order_id": fo["id"]}]}  # all that remains
+    assert post(shop, f"{API}/fulfillments.json", {"fulfillment": rest}).status_code == 201
+    [closed] = shop.fulfillment_orders(order["id"])
+    assert closed["status"] == "closed" and closed["supported_actions"] == []
+    assert shop.order(order["id"])["fulfillment_status"] == "fulfilled"
+    again = post(shop, f"{API}/fulfillments.json", {"fulfillment": rest})
+    assert again.status_code == 422 and "unfulfillable" in again.json()["errors"][0]
+
+
+def test_fulfillment_refusals(make: Any) -> None:
+    sb = make(orders=60, limits=False)
+    assert post(sb, f"{API}/fulfillments.json", {}).status_code == 400
+    assert post(sb, f"{API}/fulfillments.json", {"fulfillment": {}}).status_code == 400
+    unknown = {"line_items_by_fulfillment_order": [{"fulfillment_order_id": 1}]}
+    assert post(sb, f"{API}/fulfillments.json", {"fulfillment": unknown}).status_code == 422
+    split = next(o for o in sb.all_orders() if len(sb.fulfillment_orders(o["id"])) == 2)
+    both = [{"fulfillment_order_id": fo["id"]} for fo in sb.fulfillment_orders(split["id"])]
+    mixed = post(sb, f"{API}/fulfillments.json", {"fulfillment": {"line_items_by_fulfillment_order": both}})
+    assert mixed.status_code == 422 and "same location" in mixed.json()["errors"][0]
+    assert get(sb, f"{API}/orders/1/fulfillment_orders.json").status_code == 404
+    assert get(sb, f"{API}/orders/1/fulfillments.json").status_code == 404
+
+
+def test_update_tracking(shop: ShopifySandbox) -> None:
+    order = unfulfilled(shop)
+    [fo] = shop.fulfillment_orders(order["id"])
+    body = {
+        "tracking_info": {"number": "OLD"},
+        "line_items_by_fulfillment_order": [{"fulfillment_order_id": fo["id"]}],
+    }
+    fid = post(shop, f"{API}/fulfillments.json", {"fulfillment": body}).json()["fulfillment"]["id"]
+    assert shop.fulfillments(order["id"])[0]["tracking_url"] is None, "an unknown carrier gets no link"
+    before = shop.order(order["id"])["updated_at"]
+    shop.clock.advance(5)
+    change = {
+        "fulfillment": {"notify_customer": False, "tracking_info": {"company": "FedEx", "number": "NEW"}}
+    }
+    updated = post(shop, f"{API}/fulfillments/{fid}/update_tracking.json", change)
+    assert updated.status_code == 200
+    [fulfillment] = shop.fulfillments(order["id"])
+    assert updated.json()["fulfillment"] == fulfillment
+    assert (fulfillment["tracking_number"], fulfillment["tracking_company"]) == ("NEW", "FedEx")
+    assert fulfillment["tracking_url"] == "https://www.fedex.com/fedextrack/?trknbr=NEW"
+    assert shop.order(order["id"])["updated_at"] > before and shop.notified == []
+    assert post(shop, f"{API}/fulfillments/1/update_tracking.json", change).status_code == 404
+    assert post(shop, f"{API}/fulfillments/{fid}/update_tracking.json", {}).status_code == 400
