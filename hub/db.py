@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
@@ -28,8 +29,16 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _json_dumps(value: Any) -> str:
+    """JSON columns hold whole channel payloads: orjson writes them several times faster
+    than the standard library (and compactly)."""
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str, **kw: Any) -> Engine:
     url = normalise_url(url)
+    kw.setdefault("json_serializer", _json_dumps)
+    kw.setdefault("json_deserializer", orjson.loads)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

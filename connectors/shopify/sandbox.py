@@ -288,6 +288,7 @@ class ShopifySandbox(Sandbox):
         #: order id -> [(data version, order)], oldest first; versions are never mutated
         self._history: dict[int, list[tuple[int, dict[str, Any]]]] = {}
         self._version = 0
+        self._listing_cache: dict[tuple[int, str], tuple[list[dict[str, Any]], list[tuple[float, int]]]] = {}
         self._last_created = self.clock.now() - timedelta(days=30)
         #: subscriptions made through ``POST webhooks.json``
         self.webhooks: list[dict[str, Any]] = []
@@ -449,6 +450,12 @@ class ShopifySandbox(Sandbox):
         """Set the GraphQL cost bucket's available points (e.g. 0: the next query is THROTTLED)."""
         with self.lock:
             self._graphql_points, self._graphql_at = float(available), self.timer()
+
+    def tick(self) -> None:
+        """Shop activity for ``make run``: a new order and two changed ones, each sent to
+        the webhook subscriptions the hub registered."""
+        self.notify(self.seed_orders(1), "orders/create")
+        self.notify(self.change_orders(2), "orders/updated")
 
     def connection_values(self) -> dict[str, Any]:
         return {
@@ -636,16 +643,7 @@ class ShopifySandbox(Sandbox):
             sort_field, descending = self._sort(cursor["filters"])
         except _BadParam as exc:
             return _errors(exc.errors, 400)
-        with self.lock:
-            matched = [o for o in self._as_of(cursor["snapshot"]) if all(t(o) for t in tests)]
-        sign = -1 if descending else 1
-
-        def key(o: dict[str, Any]) -> tuple[float, int]:
-            value = o["id"] if sort_field == "id" else self._time(o[sort_field]).timestamp()
-            return sign * value, sign * o["id"]
-
-        matched.sort(key=key)
-        keys = [key(o) for o in matched]
+        matched, keys = self._sorted_matches(cursor, tests, sort_field, descending)
         last = tuple(cursor["last"]) if cursor["last"] is not None else None
         if last is None:
             start, end = 0, min(limit, len(matched))
@@ -670,6 +668,35 @@ class ShopifySandbox(Sandbox):
         if links:
             response.headers["Link"] = ", ".join(links)
         return response
+
+    def _sorted_matches(
+        self,
+        cursor: dict[str, Any],
+        tests: list[Callable[[dict[str, Any]], bool]],
+        sort_field: str,
+        descending: bool,
+    ) -> tuple[list[dict[str, Any]], list[tuple[float, int]]]:
+        """The snapshot's matching orders in page order, and their sort keys. A snapshot
+        never changes, so the pages of one listing share one sort (the first page pays)."""
+        cache_key = (cursor["snapshot"], json.dumps(cursor["filters"], sort_keys=True))
+        with self.lock:
+            cached = self._listing_cache.get(cache_key)
+            if cached is not None:
+                return cached
+            matched = [o for o in self._as_of(cursor["snapshot"]) if all(t(o) for t in tests)]
+        sign = -1 if descending else 1
+
+        def key(o: dict[str, Any]) -> tuple[float, int]:
+            value = o["id"] if sort_field == "id" else self._time(o[sort_field]).timestamp()
+            return sign * value, sign * o["id"]
+
+        keyed = sorted(((key(o), o) for o in matched), key=lambda pair: pair[0])
+        result = ([o for _, o in keyed], [k for k, _ in keyed])
+        with self.lock:
+            if len(self._listing_cache) >= 8:
+                self._listing_cache.pop(next(iter(self._listing_cache)))
+            self._listing_cache[cache_key] = result
+        return result
 
     # -- GraphQL: inventory -----------------------------------------------------------------------
 
