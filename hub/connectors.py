@@ -260,6 +260,11 @@ class Connector:
     mapping_module: ClassVar[str | None] = None
     #: ``module:callable`` returning a running sandbox (see ``hub.sandbox``)
     sandbox: ClassVar[str | None] = None
+    #: whether the hub creates the channel's webhook subscriptions (False: the merchant
+    #: points a webhook module at the hub's URL by hand, and there is nothing to check)
+    manages_webhooks: ClassVar[bool] = True
+    #: what the connection page should tell the merchant about this channel
+    notes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, ctx: ConnectionContext) -> None:
         self.ctx = ctx

@@ -36,7 +36,7 @@ def connection_jobs(connection: t.Connection) -> dict[str, tuple[Any, int]]:
     jobs: dict[str, tuple[Any, int]] = {}
     if Capability.ORDERS_POLL in cls.capabilities:
         jobs[f"poll_orders:{connection.id}"] = (poll_connection_orders, int(schedule["poll_orders"]))
-    if Capability.ORDERS_WEBHOOK in cls.capabilities:
+    if Capability.ORDERS_WEBHOOK in cls.capabilities and cls.manages_webhooks:
         jobs[f"check_webhooks:{connection.id}"] = (check_webhooks, int(schedule["check_webhooks"]))
     return jobs
 

@@ -82,6 +82,12 @@ class MagentoConnector(Connector):
             Capability.FULFILMENT_PUSH,
         }
     )
+    manages_webhooks = False
+    notes = (
+        "Magento Open Source sends no webhooks: the hub polls for orders on its schedule. A store "
+        "with a webhook module can also send order events to the webhook URL below, signed with the "
+        "secret and header set on this connection.",
+    )
     fields: ClassVar[tuple[FieldSpec, ...]] = (
         FieldSpec(
             "store_url",

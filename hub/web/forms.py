@@ -6,6 +6,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, Field, IntegerField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from hub.connectors import Connector, FieldSpec
@@ -16,7 +17,8 @@ def _wtf_field(spec: FieldSpec) -> Field:
     if spec.secret:
         return PasswordField(spec.label, **kw)
     if spec.type == "choice":
-        return SelectField(spec.label, choices=[("", "—"), *spec.choices], **kw)
+        options = [SelectChoice("", "—"), *(SelectChoice(value, label) for value, label in spec.choices)]
+        return SelectField(spec.label, choices=options, **kw)
     if spec.type == "boolean":
         return BooleanField(spec.label, description=spec.help, default=bool(spec.default))
     if spec.type == "integer":
