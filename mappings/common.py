@@ -20,7 +20,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, Inexact, InvalidOperation, localcontext
 from functools import cache
 from typing import Any
 
@@ -415,3 +415,31 @@ def rounded_money(value: Any, path: str, *, places: int, default: Decimal | None
         result = result.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
         result = result.quantize(Decimal(1)) if result == result.to_integral_value() else result.normalize()
     return result
+
+
+# --------------------------------------------------------------------------- unit prices
+
+__all__ += ["unit_price"]
+
+
+def unit_price(amount: Decimal, quantity: int) -> Decimal:
+    """The price of one unit when a channel states the price of the whole quantity.
+
+    ``amount / quantity`` exactly when it divides (``17.95 / 2`` -> ``Decimal("8.975")``);
+    otherwise the quotient rounded *up* at two more decimal places than ``amount`` has, and
+    at least two (``10.00 / 3`` -> ``Decimal("3.3334")``, ``10 / 3`` -> ``Decimal("3.34")``).
+    Rounding up keeps ``unit_price(a, q) * q - a`` >= 0: callers put that remainder in the
+    line's discount, so the line total stays the channel's and no discount goes negative.
+    ``quantity`` below 1 is a ``ValueError`` (a programming error, not a payload error).
+    """
+    if quantity < 1:
+        raise ValueError(f"quantity must be at least 1, not {quantity}")
+    with localcontext() as context:
+        context.traps[Inexact] = True
+        try:
+            return amount / quantity
+        except Inexact:
+            pass
+    exponent = amount.as_tuple().exponent
+    places = min((exponent if isinstance(exponent, int) else 0) - 2, -2)
+    return (amount / quantity).quantize(Decimal(1).scaleb(places), rounding=ROUND_CEILING)
