@@ -167,10 +167,12 @@ class OrderPage:
 
 @dataclass(frozen=True)
 class WebhookDelivery:
-    """Who a webhook is: its idempotency key (the channel's event id) and topic."""
+    """Who a webhook is: its idempotency key (the channel's event id) and topic.
+    ``ignore`` (a reason) records a delivery that needs no processing, such as a ping."""
 
     key: str
     topic: str
+    ignore: str | None = None
 
 
 @dataclass(frozen=True)
@@ -279,9 +281,17 @@ class Connector:
         """Values that must be masked wherever they could show (call log, errors)."""
         return [str(credentials[s.name]) for s in cls.fields if s.secret and credentials.get(s.name)]
 
+    #: seconds between runs of the scheduled jobs, where a connector differs from the defaults
+    schedule_defaults: ClassVar[dict[str, int]] = {}
+
     @classmethod
     def rate_limit(cls, settings: Mapping[str, Any]) -> tuple[float, float] | None:
         """(capacity, refill per second) of the connection's token bucket, or None."""
+        return None
+
+    @classmethod
+    def concurrency(cls, settings: Mapping[str, Any]) -> int | None:
+        """How many requests of one connection may be in flight at once (None: no cap)."""
         return None
 
     def test_connection(self) -> TestResult:

@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Container, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -129,10 +130,13 @@ class HttpClient:
         max_retry_after: float = 300.0,
         request_id_header: str | None = None,
         session: requests.Session | None = None,
+        gate: threading.Semaphore | None = None,
     ) -> None:
         self.base_url = base_url
         self.connection_id = connection_id
         self.limiter = limiter
+        #: at most so many requests of this connection in flight at once (shared between clients)
+        self.gate = gate
         self.sink = sink
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -241,7 +245,8 @@ class HttpClient:
         at = datetime.now(UTC)
         started = time.monotonic()
         try:
-            response = self.session.request(call.method, call.url, **call.kwargs)
+            with self.gate if self.gate is not None else nullcontext():
+                response = self.session.request(call.method, call.url, **call.kwargs)
         except requests.RequestException as exc:
             error = self.mask(f"{type(exc).__name__}: {exc}")
             self._record(call, number, at, started, status=None, error=error, request_id=None)

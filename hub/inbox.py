@@ -92,6 +92,7 @@ def receive_webhook(
             return Received(410, "this connection is disabled")
         delivery = cls.webhook_delivery(headers, body)
         now = datetime.now(UTC)
+        ignored = delivery.ignore is not None
         event_id = _insert_ignoring_duplicates(
             session,
             {
@@ -102,9 +103,11 @@ def receive_webhook(
                 "headers": _kept_headers(headers),
                 "body": body,
                 "received_at": now,
-                "state": "pending",
+                "state": "ignored" if ignored else "pending",
                 "attempts": 0,
-                "next_attempt_at": now,
+                "next_attempt_at": None if ignored else now,
+                "processed_at": now if ignored else None,
+                "last_error": delivery.ignore,
                 "duplicate_count": 0,
             },
         )
@@ -115,6 +118,8 @@ def receive_webhook(
                 .values(duplicate_count=t.InboxEvent.duplicate_count + 1, last_duplicate_at=now)
             )
             return Received(200, "duplicate delivery: already stored", duplicate=True)
+    if ignored:  # recorded, answered, nothing to process
+        return Received(200, f"recorded: {delivery.ignore}")
     return Received(200, "stored", event_id)
 
 

@@ -158,3 +158,12 @@ class LimiterRegistry:
 
 
 limiters = LimiterRegistry()
+
+_gates: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_gates_lock = threading.Lock()
+
+
+def gate(key: str, slots: int) -> threading.BoundedSemaphore:
+    """The process-wide semaphore that caps one connection's requests in flight."""
+    with _gates_lock:
+        return _gates.setdefault((key, slots), threading.BoundedSemaphore(slots))

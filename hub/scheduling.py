@@ -32,7 +32,7 @@ def connection_jobs(connection: t.Connection) -> dict[str, tuple[Any, int]]:
     if not connection.enabled:
         return {}
     cls = get_connector(connection.connector)
-    schedule = {**DEFAULTS, **getattr(cls, "schedule_defaults", {}), **(connection.schedule or {})}
+    schedule = {**DEFAULTS, **cls.schedule_defaults, **(connection.schedule or {})}
     jobs: dict[str, tuple[Any, int]] = {}
     if Capability.ORDERS_POLL in cls.capabilities:
         jobs[f"poll_orders:{connection.id}"] = (poll_connection_orders, int(schedule["poll_orders"]))

@@ -205,10 +205,12 @@ from mappings.common import (
     country_code,
     currency_code,
     get_path,
+    identifier,
     integer,
     join_path,
     opt_money,
     opt_str,
+    status_text,
     to_utc,
     unit_price,
 )
@@ -407,8 +409,8 @@ def _map_v0(document: dict[str, Any]) -> Order:
     buyer_info = as_object(buyer, buyer_path) if buyer is not None else order
     channel = _opt_text(order, "Order", "FulfillmentChannel")
     head = _Head(
-        external_id=_id(order.get("AmazonOrderId"), "Order.AmazonOrderId"),
-        status_text=_status_text(order.get("OrderStatus"), "Order.OrderStatus"),
+        external_id=identifier(order.get("AmazonOrderId"), "Order.AmazonOrderId"),
+        status_text=status_text(order.get("OrderStatus"), "Order.OrderStatus"),
         created_at=to_utc(order.get("PurchaseDate"), "Order.PurchaseDate"),
         updated_at=to_utc(order.get("LastUpdateDate"), "Order.LastUpdateDate"),
         marketplace=_opt_text(order, "Order", "MarketplaceId"),
@@ -432,7 +434,7 @@ def _map_v0(document: dict[str, Any]) -> Order:
 
 def _v0_item(value: Any, path: str, money: _Money) -> _Item:
     item = as_object(value, path)
-    item_id = _id(item.get("OrderItemId"), join_path(path, "OrderItemId"))
+    item_id = identifier(item.get("OrderItemId"), join_path(path, "OrderItemId"))
 
     def amount(*keys: str) -> Decimal:
         return money.amount(item, path, *keys)
@@ -489,8 +491,8 @@ def _map_v2026(order: dict[str, Any]) -> Order:
             tip += money.amount(breakdown, path, "subtotal")
 
     head = _Head(
-        external_id=_id(order.get("orderId"), "orderId"),
-        status_text=_status_text(fulfillment.get("fulfillmentStatus"), "fulfillment.fulfillmentStatus"),
+        external_id=identifier(order.get("orderId"), "orderId"),
+        status_text=status_text(fulfillment.get("fulfillmentStatus"), "fulfillment.fulfillmentStatus"),
         created_at=to_utc(order.get("createdTime"), "createdTime"),
         updated_at=to_utc(order.get("lastUpdatedTime"), "lastUpdatedTime"),
         marketplace=_opt_text(sales_channel, "salesChannel", "marketplaceId"),
@@ -554,7 +556,7 @@ def _v2026_item(value: Any, path: str, money: _Money) -> _Item:
     shipping_tax = taxes.get("SHIPPING", ZERO)
     return _Item(
         path=path,
-        external_id=_id(item.get("orderItemId"), join_path(path, "orderItemId")),
+        external_id=identifier(item.get("orderItemId"), join_path(path, "orderItemId")),
         sku=_opt_text(product, product_path, "sellerSku"),
         name=_name(product, product_path, "title", "asin"),
         quantity=integer(item.get("quantityOrdered"), join_path(path, "quantityOrdered"), minimum=0),
@@ -741,26 +743,6 @@ def _taxes_included(
 
 
 # --------------------------------------------------------------------------- small readers
-
-
-def _id(value: Any, path: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | None):
-        raise MappingError(path, "not an id")
-    text = opt_str(value, path)
-    if text is None:
-        raise MappingError(path, "missing")
-    return text
-
-
-def _status_text(value: Any, path: str) -> str:
-    if value is None:
-        raise MappingError(path, "missing")
-    if not isinstance(value, str):
-        raise MappingError(path, "not a string")
-    text = value.strip()
-    if not text:
-        raise MappingError(path, "missing")
-    return text
 
 
 def _object(parent: dict[str, Any], key: str, path: str) -> dict[str, Any]:

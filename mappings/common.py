@@ -443,3 +443,41 @@ def unit_price(amount: Decimal, quantity: int) -> Decimal:
     exponent = amount.as_tuple().exponent
     places = min((exponent if isinstance(exponent, int) else 0) - 2, -2)
     return (amount / quantity).quantize(Decimal(1).scaleb(places), rounding=ROUND_CEILING)
+
+
+# --------------------------------------------------------------------------- ids and status text
+
+__all__ += ["identifier", "order_object", "status_text"]
+
+
+def order_object(document: Any) -> dict[str, Any]:
+    """The order object of a document that must be one order (not a list of them)."""
+    if isinstance(document, list):
+        raise MappingError("order", "a JSON array (a list of orders?), not one order")
+    if not isinstance(document, dict):
+        raise MappingError("order", "not a JSON object")
+    return document
+
+
+def identifier(value: Any, path: str) -> str:
+    """A channel id (string or integer) as a non-empty string."""
+    if value is None:
+        raise MappingError(path, "missing")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise MappingError(path, "not an id")
+    text = opt_str(value, path)
+    if text is None:
+        raise MappingError(path, "missing")
+    return text
+
+
+def status_text(value: Any, path: str) -> str:
+    """A status as the channel wrote it, stripped; missing or blank is an error."""
+    if value is None:
+        raise MappingError(path, "missing")
+    if not isinstance(value, str):
+        raise MappingError(path, "not a string")
+    text = value.strip()
+    if not text:
+        raise MappingError(path, "missing")
+    return text

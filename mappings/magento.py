@@ -160,11 +160,14 @@ from mappings.common import (
     country_code,
     currency_code,
     get_path,
+    identifier,
     integer,
     join_name,
     join_path,
     opt_str,
+    order_object,
     rounded_money,
+    status_text,
     to_utc,
 )
 
@@ -199,7 +202,7 @@ STATE_TABLE: dict[str, _Row] = {
 def map_order(document: Any) -> Order:
     """The canonical order of one Magento order object."""
     order = _order_object(document)
-    external_id = _id(order.get("entity_id"), "entity_id")
+    external_id = identifier(order.get("entity_id"), "entity_id")
     state = _state(order.get("state"))
     row = STATE_TABLE[state]
 
@@ -241,32 +244,14 @@ def map_order(document: Any) -> Order:
 
 
 def _order_object(document: Any) -> dict[str, Any]:
-    if isinstance(document, list):
-        raise MappingError("order", "a JSON array (a list of orders?), not one order")
-    if not isinstance(document, dict):
-        raise MappingError("order", "not a JSON object")
-    if "entity_id" not in document and "total_count" in document and isinstance(document.get("items"), list):
+    order = order_object(document)
+    if "entity_id" not in order and "total_count" in order and isinstance(order.get("items"), list):
         raise MappingError("items", "a search result (a list of orders), not one order")
-    return document
-
-
-def _id(value: Any, path: str) -> str:
-    if value is None:
-        raise MappingError(path, "missing")
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise MappingError(path, "not an id")
-    text = opt_str(value, path)
-    if text is None:
-        raise MappingError(path, "missing")
-    return text
+    return order
 
 
 def _state(value: Any) -> str:
-    if value is None:
-        raise MappingError("state", "missing")
-    if not isinstance(value, str):
-        raise MappingError("state", "not a string")
-    text = value.strip().lower()
+    text = status_text(value, "state").lower()
     if text not in STATE_TABLE:
         raise MappingError("state", f"unknown value {value!r}")
     return text
@@ -334,7 +319,7 @@ def _groups(order: dict[str, Any]) -> list[_Group]:
     for index, value in enumerate(items):
         path = join_path("items", index)
         item = _Item(path, as_object(value, path))
-        item_id = _id(item.data.get("item_id"), join_path(path, "item_id"))
+        item_id = identifier(item.data.get("item_id"), join_path(path, "item_id"))
         parent_id = _parent_id(item)
         if parent_id is None:
             group = _Group(item, [])
@@ -353,11 +338,11 @@ def _groups(order: dict[str, Any]) -> list[_Group]:
 def _parent_id(item: _Item) -> str | None:
     value = item.data.get("parent_item_id")
     if value is not None:
-        return _id(value, join_path(item.path, "parent_item_id"))
+        return identifier(value, join_path(item.path, "parent_item_id"))
     parent = item.data.get("parent_item")
     if parent is not None:
         path = join_path(item.path, "parent_item")
-        return _id(as_object(parent, path).get("item_id"), join_path(path, "item_id"))
+        return identifier(as_object(parent, path).get("item_id"), join_path(path, "item_id"))
     return None
 
 
@@ -399,7 +384,7 @@ def _line(group: _Group) -> Line:
             tax = _sum([child.amount("tax_amount") for child in group.children])
 
     return Line(
-        external_id=_id(parent.data.get("item_id"), join_path(parent.path, "item_id")),
+        external_id=identifier(parent.data.get("item_id"), join_path(parent.path, "item_id")),
         sku=sku,
         name=_name(parent),
         quantity=quantity,

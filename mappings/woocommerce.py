@@ -138,7 +138,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_CEILING, Decimal, Inexact, localcontext
+from decimal import Decimal
 from typing import Any
 
 from hub.model import (
@@ -161,13 +161,17 @@ from mappings.common import (
     boolean,
     country_code,
     currency_code,
+    identifier,
     integer,
     join_name,
     join_path,
     money,
     opt_str,
+    order_object,
     require,
+    status_text,
     to_utc,
+    unit_price,
 )
 
 __all__ = ["map_order"]
@@ -204,17 +208,17 @@ UNKNOWN_STATUS = _Row("open", None, None)
 
 def map_order(document: Any) -> Order:
     """The canonical order of one WooCommerce order object."""
-    order = _order_object(document)
-    external_id = _id(order.get("id"), "id")
+    order = order_object(document)
+    external_id = identifier(order.get("id"), "id")
     items = as_list(order.get("line_items"), "line_items", allow_missing=False)
 
-    status_text = _status_text(order.get("status"))
-    row = STATUS_TABLE.get(status_text)
+    status = status_text(order.get("status"), "status").lower().removeprefix("wc-")
+    row = STATUS_TABLE.get(status)
     if row is None:
         LOGGER.warning(
             "woocommerce order %s: unknown status %r mapped as open, payment and fulfilment derived",
             external_id,
-            status_text,
+            status,
         )
         row = UNKNOWN_STATUS
 
@@ -267,36 +271,6 @@ def map_order(document: Any) -> Order:
 # --------------------------------------------------------------------------- document
 
 
-def _order_object(document: Any) -> dict[str, Any]:
-    if isinstance(document, list):
-        raise MappingError("order", "a JSON array (a list of orders?), not one order")
-    if not isinstance(document, dict):
-        raise MappingError("order", "not a JSON object")
-    return document
-
-
-def _id(value: Any, path: str) -> str:
-    if value is None:
-        raise MappingError(path, "missing")
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise MappingError(path, "not an id")
-    text = opt_str(value, path)
-    if text is None:
-        raise MappingError(path, "missing")
-    return text
-
-
-def _status_text(value: Any) -> str:
-    if value is None:
-        raise MappingError("status", "missing")
-    if not isinstance(value, str):
-        raise MappingError("status", "not a string")
-    text = value.strip().lower().removeprefix("wc-")
-    if not text:
-        raise MappingError("status", "missing")
-    return text
-
-
 def _gmt(order: dict[str, Any], key: str) -> datetime:
     return to_utc(order.get(key), key, assume_utc_if_naive=True)
 
@@ -336,31 +310,23 @@ def _tax_of(obj: dict[str, Any], path: str, key: str = "total_tax", part: str = 
 
 def _unit_price(amount: Decimal, quantity: int, path: str, order_id: str) -> Decimal:
     """``amount / quantity``, exact when it divides, else rounded up (see the docstring)."""
-    with localcontext() as context:
-        context.traps[Inexact] = True
-        try:
-            return amount / quantity
-        except Inexact:
-            pass
-    unit = amount / quantity  # rounded to the context's precision
-    exponent = amount.as_tuple().exponent
-    places = (exponent if isinstance(exponent, int) else 0) - 2
-    rounded = unit.quantize(Decimal(1).scaleb(min(places, -2)), rounding=ROUND_CEILING)
-    LOGGER.info(
-        "woocommerce order %s: %s: %s / %s does not divide; unit price %s, %s added to the discount",
-        order_id,
-        path,
-        amount,
-        quantity,
-        rounded,
-        rounded * quantity - amount,
-    )
-    return rounded
+    unit = unit_price(amount, quantity)
+    if unit * quantity != amount:
+        LOGGER.info(
+            "woocommerce order %s: %s: %s / %s does not divide; unit price %s, %s added to the discount",
+            order_id,
+            path,
+            amount,
+            quantity,
+            unit,
+            unit * quantity - amount,
+        )
+    return unit
 
 
 def _line(value: Any, path: str, taxes_included: bool, order_id: str) -> Line:
     item = as_object(value, path)
-    line_id = _id(item.get("id"), join_path(path, "id"))
+    line_id = identifier(item.get("id"), join_path(path, "id"))
     quantity = integer(item.get("quantity"), join_path(path, "quantity"), minimum=1)
     subtotal = money(item.get("subtotal"), join_path(path, "subtotal"))
     total = money(item.get("total"), join_path(path, "total"))
@@ -400,7 +366,7 @@ def _fees(order: dict[str, Any], taxes_included: bool) -> tuple[list[Line], Deci
         elif amount > 0:
             lines.append(
                 Line(
-                    external_id=_id(fee.get("id"), join_path(path, "id")),
+                    external_id=identifier(fee.get("id"), join_path(path, "id")),
                     sku=None,
                     name=_text(fee.get("name"), join_path(path, "name")) or "Fee",
                     quantity=1,

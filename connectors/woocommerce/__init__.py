@@ -64,12 +64,15 @@ class WooCommerceConnector(hc.Connector):
         rate = float(settings.get("requests_per_second") or 5)
         return rate, rate
 
+    @classmethod
+    def concurrency(cls, settings: Mapping[str, Any]) -> int:
+        """A merchant's PHP workers are few: a gentle default."""
+        return int(settings.get("requests_in_flight") or 2)
+
     def __init__(self, ctx: hc.ConnectionContext) -> None:
         super().__init__(ctx)
         key, secret = str(ctx.credentials["consumer_key"]), str(ctx.credentials["consumer_secret"])
-        gate = ctx.connection_id if ctx.connection_id is not None else id(self)
-        in_flight = int(ctx.settings.get("requests_in_flight") or 2)
-        self.client = WooClient(ctx.http, key, secret, in_flight=in_flight, gate=gate)
+        self.client = WooClient(ctx.http, key, secret)
 
     def test_connection(self) -> hc.TestResult:
         try:

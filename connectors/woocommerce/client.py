@@ -3,13 +3,9 @@ in flight, ``X-WP-*`` page headers, batches and the optional Shipment Tracking r
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1
 
@@ -18,19 +14,6 @@ from hub.http import HttpClient
 PAGE = 100  # WordPress refuses per_page > 100
 BATCH = 100  # woocommerce_rest_batch_items_limit: create + update + delete of one call
 TRACKING = "wc-shipment-tracking/v3"
-_GATES: dict[Hashable, threading.BoundedSemaphore] = {}  # setdefault: one per connection and size
-
-
-class _Gate(HTTPAdapter):
-    """At most n requests of one connection in flight (a merchant's PHP workers are few)."""
-
-    def __init__(self, slots: threading.BoundedSemaphore) -> None:
-        super().__init__()
-        self.slots = slots
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        with self.slots:
-            return super().send(request, *args, **kwargs)
 
 
 def gmt(moment: datetime) -> str:
@@ -40,15 +23,12 @@ def gmt(moment: datetime) -> str:
 
 
 class WooClient:
-    def __init__(self, http: HttpClient, key: str, secret: str, *, in_flight: int, gate: Hashable) -> None:
+    def __init__(self, http: HttpClient, key: str, secret: str) -> None:
         self.http = http
         if http.base_url.startswith("https://"):
             http.session.auth = HTTPBasicAuth(key, secret)
         else:  # over plain HTTP WooCommerce takes OAuth 1.0a (one-legged) only
             http.session.auth = OAuth1(key, secret, signature_method="HMAC-SHA256", signature_type="query")
-        slots = _GATES.setdefault((gate, in_flight), threading.BoundedSemaphore(in_flight))
-        for scheme in ("http://", "https://"):
-            http.session.mount(scheme, _Gate(slots))
         self.root = http.base_url.rsplit("wc/v3", 1)[0]  # .../wp-json/
         self._tracking: bool | None = None
 

@@ -49,7 +49,7 @@ def delivery(headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
     """Keyed by ``X-WC-Webhook-Delivery-ID`` plus a hash of the body: WooCommerce makes that id
     from the webhook id and the current second, so two orders sent in one second share it."""
     if (webhook := ping_id(headers, body)) is not None:
-        return WebhookDelivery(f"ping:{webhook}", "ping")
+        return WebhookDelivery(f"ping:{webhook}", "ping", ignore="ping")
     lower = _lower(headers)
     topic = lower.get("x-wc-webhook-topic") or "unknown"
     digest = hashlib.sha256(body).hexdigest()

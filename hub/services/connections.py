@@ -26,7 +26,7 @@ from hub.connectors import (
 from hub.crypto import SecretBox, new_webhook_key
 from hub.db import Database
 from hub.http import HttpClient
-from hub.ratelimit import limiters
+from hub.ratelimit import gate, limiters
 
 
 def _split(specs: tuple[FieldSpec, ...], values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -138,6 +138,7 @@ def build_connector(
     settings = dict(connection.settings or {})
     limit = cls.rate_limit(settings)
     limiter = limiters.get(f"connection:{connection.id}", *limit) if limit else None
+    slots = cls.concurrency(settings)
     http = HttpClient(
         cls.base_url(credentials, settings),
         connection_id=connection.id,
@@ -145,6 +146,7 @@ def build_connector(
         sink=CallLogSink(db),
         secrets=cls.secret_values(credentials),
         max_attempts=max_attempts,
+        gate=gate(f"connection:{connection.id}", slots) if slots else None,
     )
     ctx = ConnectionContext(
         connection_id=connection.id,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -365,3 +367,26 @@ def test_429_with_retry_after_really_waits_real_time(monkeypatch: pytest.MonkeyP
     HttpClient(BASE).get("orders.json")
     assert time.monotonic() - start >= 0.95
     assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_gate_caps_requests_in_flight() -> None:
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+
+    def slow(request: Any) -> tuple[int, dict[str, str], str]:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.05)
+        with lock:
+            state["now"] -= 1
+        return 200, {}, "{}"
+
+    responses.add_callback(responses.GET, "https://shop.test/slow", callback=slow)
+    client = HttpClient("https://shop.test/", gate=threading.BoundedSemaphore(2))
+    threads = [threading.Thread(target=client.get, args=("slow",)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(responses.calls) == 8 and state["most"] == 2

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -194,27 +193,9 @@ def test_rate_setting_drives_the_token_bucket() -> None:
     assert WooCommerceConnector.rate_limit({"requests_per_second": 2}) == (2.0, 2.0)
 
 
-@responses.activate
-def test_requests_in_flight_are_capped_per_connection() -> None:
-    lock, state = threading.Lock(), {"now": 0, "most": 0}
-
-    def slow(request: Any) -> tuple[int, dict[str, str], str]:
-        with lock:
-            state["now"] += 1
-            state["most"] = max(state["most"], state["now"])
-        time.sleep(0.05)
-        with lock:
-            state["now"] -= 1
-        return 200, pages(1), "[]"
-
-    responses.add_callback(responses.GET, BASE + "orders", callback=slow)
-    c = connector(requests_in_flight=2)
-    threads = [threading.Thread(target=c.client.page, args=("orders",)) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(responses.calls) == 8 and state["most"] == 2
+def test_requests_in_flight_setting_is_the_connection_concurrency() -> None:
+    assert WooCommerceConnector.concurrency({}) == 2, "gentle by default: a merchant's PHP workers are few"
+    assert WooCommerceConnector.concurrency({"requests_in_flight": 4}) == 4
 
 
 # -- webhooks ---------------------------------------------------------------------------------------

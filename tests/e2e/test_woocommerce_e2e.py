@@ -176,11 +176,6 @@ def test_ping_is_answered_200_and_recorded(hub: LiveHub) -> None:
         assert count(hub.db, t.Order) == 0
 
 
-@pytest.mark.xfail(
-    reason="core: hub.inbox.process_event json-decodes every stored body; the form-encoded ping fails "
-    "there and is retried, where it should end 'ignored' (see the report)",
-    strict=False,
-)
 def test_ping_ends_ignored_not_failed(hub: LiveHub) -> None:
     with WooCommerceSandbox(seed=13, orders=1).start() as sandbox:
         cid = connect(hub, sandbox, requests_per_second=50)

@@ -64,7 +64,10 @@ class CounterSandbox(Sandbox):
 def no_leftover_threads() -> Iterator[None]:
     before = set(threading.enumerate())
     yield
-    left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    left = [t for t in threading.enumerate() if t not in before]
+    for thread in left:  # a handler thread may still be closing its socket as stop() returns
+        thread.join(timeout=2)
+    left = [t for t in left if t.is_alive()]
     assert not left, f"threads still running: {left}"
 
 
