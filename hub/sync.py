@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub import tables as t
+from hub.calllog import flush_call_log
 from hub.connectors import Connector, get_connector
 from hub.crypto import SecretBox
 from hub.db import Database
@@ -180,6 +181,7 @@ def _commit_page(
 
 
 def _finish(db: Database, summary: PollSummary) -> None:
+    flush_call_log(db)
     counts = summary.counts | {"seen": summary.seen, "dead": summary.dead, "pages": summary.pages}
     with db.session() as session:
         session.execute(

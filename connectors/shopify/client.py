@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from hub.http import HttpClient
+from hub.http import HttpClient, json_body
 from hub.ratelimit import TokenBucket
 
 log = logging.getLogger("connectors.shopify")
@@ -225,7 +225,7 @@ class ShopifyClient:
                 "limit": PAGE_SIZE,
             }
             response = self.http.get("orders.json", params=params)
-        return response.json()["orders"], next_link(response)
+        return json_body(response)["orders"], next_link(response)
 
     def order(self, order_id: int | str) -> dict[str, Any]:
         return self.http.get(f"orders/{order_id}.json").json()["order"]
