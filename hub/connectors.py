@@ -267,6 +267,14 @@ class Connector:
     manages_webhooks: ClassVar[bool] = True
     #: what the connection page should tell the merchant about this channel
     notes: ClassVar[tuple[str, ...]] = ()
+    #: ``module:function(db, box, public_url, connection_id)`` that pulls the channel's own
+    #: notification queue (where a channel notifies by queue instead of webhooks)
+    notifications: ClassVar[str | None] = None
+
+    @classmethod
+    def wants_notifications(cls, settings: Mapping[str, Any]) -> bool:
+        """Whether this connection has a notification queue to drain."""
+        return cls.notifications is not None
 
     def __init__(self, ctx: ConnectionContext) -> None:
         self.ctx = ctx

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import delete
 
 from hub import tables as t
 from hub.app import Hub
+from hub.connectors import get_connector
 from hub.inbox import due_events, process_event
 from hub.sync import PollSummary, poll_orders
 
@@ -40,6 +43,21 @@ def process_inbox(app: Flask) -> int:
     for event_id in ids:
         process_event(hub.db, hub.box, hub.settings.public_url, event_id)
     return len(ids)
+
+
+def drain_notifications(app: Flask, connection_id: int) -> Any:
+    """Pull a connection's notification queue (e.g. Amazon's SQS) into orders."""
+    hub = _hub(app)
+    with hub.db.session() as session:
+        conn = session.get(t.Connection, connection_id)
+        if conn is None or not conn.enabled:
+            return None
+        spec = get_connector(conn.connector).notifications
+    if not spec:
+        return None
+    module_name, _, attr = spec.partition(":")
+    drain = getattr(importlib.import_module(module_name), attr)
+    return drain(hub.db, hub.box, hub.settings.public_url, connection_id)
 
 
 def check_webhooks(app: Flask, connection_id: int) -> list[str]:

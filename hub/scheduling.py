@@ -19,11 +19,17 @@ from sqlalchemy import select
 
 from hub import tables as t
 from hub.connectors import Capability, get_connector
-from hub.jobs import check_webhooks, poll_connection_orders, process_inbox, prune_call_log
+from hub.jobs import (
+    check_webhooks,
+    drain_notifications,
+    poll_connection_orders,
+    process_inbox,
+    prune_call_log,
+)
 
 log = logging.getLogger("hub.scheduler")
 REFRESH_SECONDS = 15
-DEFAULTS = {"poll_orders": 60, "check_webhooks": 3600}
+DEFAULTS = {"poll_orders": 60, "check_webhooks": 3600, "drain_notifications": 30}
 
 
 def connection_jobs(connection: t.Connection) -> dict[str, tuple[Any, int]]:
@@ -36,6 +42,11 @@ def connection_jobs(connection: t.Connection) -> dict[str, tuple[Any, int]]:
     jobs: dict[str, tuple[Any, int]] = {}
     if Capability.ORDERS_POLL in cls.capabilities:
         jobs[f"poll_orders:{connection.id}"] = (poll_connection_orders, int(schedule["poll_orders"]))
+    if cls.notifications and cls.wants_notifications(connection.settings or {}):
+        jobs[f"drain_notifications:{connection.id}"] = (
+            drain_notifications,
+            int(schedule["drain_notifications"]),
+        )
     if Capability.ORDERS_WEBHOOK in cls.capabilities and cls.manages_webhooks:
         jobs[f"check_webhooks:{connection.id}"] = (check_webhooks, int(schedule["check_webhooks"]))
     return jobs

@@ -17,6 +17,7 @@ from connectors.shopify import ShopifyConnector, client
 from connectors.shopify.sandbox import ShopifySandbox
 from hub import tables as t
 from hub.app import create_app
+from hub.calllog import flush_call_log
 from hub.connectors import PushResult, ShipmentLine, ShipmentPush, StockLevel, StockWrite
 from hub.db import Database
 from hub.http import HttpError
@@ -86,13 +87,14 @@ def test_write_every_sku_then_read_it_back(connector: ShopifyConnector, sandbox:
     assert as_dict(connector.read_stock()) == wanted
     assert sandbox.graphql_calls["inventorySetQuantities"] == 2, "360 quantities: 250 + 110"
     assert sandbox.stats.count(status=429) == 0
+    flush_call_log(connector_db(connector))  # the call log is written in batches
     with connector_db(connector).session() as session:
         logged = session.scalar(select(func.count()).select_from(t.ApiCall))
     assert logged == sandbox.stats.count(), "every call is in the call log"
 
 
 def connector_db(connector: ShopifyConnector) -> Database:
-    return connector.ctx.http.sink.db  # type: ignore[union-attr]
+    return connector.ctx.http.sink.writer.db  # type: ignore[union-attr]
 
 
 def test_a_merchant_edit_is_seen(connector: ShopifyConnector, sandbox: ShopifySandbox) -> None:
