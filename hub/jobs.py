@@ -72,5 +72,5 @@ def check_webhooks(app: Flask, connection_id: int) -> list[str]:
         session.expunge(conn)
     created = build_connector(hub.db, hub.box, conn, hub.settings.public_url).register_webhooks()
     if created:
-        log.warning("connection %s: re-created webhook subscriptions %s", connection_id, created)
+        log.info("connection %s: webhook subscriptions created or re-activated: %s", connection_id, created)
     return created

@@ -99,16 +99,16 @@ def serve(host: str, port: int, sandbox: bool | None, scheduler: bool | None) ->
         raise click.ClickException("the database schema is not up to date: run `hub db upgrade` first")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     sandboxes = start_sandboxes() if (hub.settings.sandbox if sandbox is None else sandbox) else []
+    # the dev-server banner and per-request lines drown the two lines a newcomer needs
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    click.echo(f"Hub running at http://{host}:{port}/")
+    click.echo(ensure_admin())
     sched = None
     if hub.settings.scheduler if scheduler is None else scheduler:
         from hub.scheduling import build_scheduler
 
         sched = build_scheduler(app)
         sched.start()
-    # the dev-server banner and per-request lines drown the two lines a newcomer needs
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    click.echo(f"Hub running at http://{host}:{port}/")
-    click.echo(ensure_admin())
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
