@@ -49,10 +49,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
 
     from hub.api import api
+    from hub.api_inventory import register as register_inventory_api
     from hub.web import register_web
     from hub.web.webhooks import bp as webhooks_bp
 
     app.register_blueprint(api)
+    register_inventory_api(app)  # /api/v1/inventory (csrf-exempt like api)
     app.register_blueprint(webhooks_bp)
     csrf.exempt(api)
     csrf.exempt(webhooks_bp)

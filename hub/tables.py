@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Dialect,
     ForeignKey,
@@ -284,3 +285,105 @@ class ApiCall(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     error: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(200))
+
+
+# --- inventory: one stock truth (hub/inventory) ---------------------------------------
+
+
+class Sku(Base):
+    """An internal SKU: the one name the hub keeps stock under (channel SKUs map onto it)."""
+
+    __tablename__ = "skus"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    reorder_point: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Location(Base):
+    """A warehouse or store. Routing: ``paused`` takes no new orders; ``regions`` are where it
+    ships to (``US``, ``US-CA``; empty = anywhere); lower ``priority`` goes first;
+    ``allow_split`` lets it take part of a line (the rest from elsewhere or backordered)."""
+
+    __tablename__ = "locations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    regions: Mapped[list[str]] = mapped_column(Json, default=list)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_split: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class StockLevel(Base):
+    """One SKU at one location. ``reserved`` is the sum of the open reservations there;
+    available is ``max(0, on_hand - reserved)``. The row is what concurrent writers lock."""
+
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        UniqueConstraint("sku_id", "location_id"),
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, index=True)
+
+
+class Reservation(Base):
+    """Units of one order line: ``reserved`` (held at ``location_id``), ``backordered`` (no
+    location), ``released`` (hold ended), ``fulfilled`` (shipped: taken off ``on_hand``) or
+    ``restocked`` (shipped and put back). One row per line, location and state."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_external_id", "location_id", "state"),
+        Index("ix_reservations_sku_state", "sku_id", "state"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    line_external_id: Mapped[str] = mapped_column(String(100))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    state: Mapped[str] = mapped_column(String(20))  # reserved|backordered|released|fulfilled|restocked
+    quantity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class StockAdjustment(Base):
+    """Every change of ``on_hand``, with why and who. ``key`` makes a retried request harmless."""
+
+    __tablename__ = "stock_adjustments"
+    __table_args__ = (Index("ix_stock_adjustments_sku_at", "sku_id", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    delta: Mapped[int] = mapped_column(Integer)
+    on_hand_after: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))  # api | manual | channel | fulfilment | release | restock
+    who: Mapped[str | None] = mapped_column(String(150))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ChannelStockRule(Base):
+    """How much of the available stock a channel connection is shown (hub.inventory.publish)."""
+
+    __tablename__ = "channel_stock_rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), unique=True)
+    buffer_units: Mapped[int] = mapped_column(Integer, default=0)
+    percent: Mapped[int] = mapped_column(Integer, default=100)
+    max_listed: Mapped[int | None] = mapped_column(Integer)
+    floor: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
