@@ -477,7 +477,9 @@ class ShopifySandbox(Sandbox):
             return None  # GraphQL pays in cost points (see _graphql_view)
         with self.lock:
             level = self._level()
-            if self.limits and level + 1 > BUCKET_SIZE:
+            if not self.limits:  # a shop without limits: the bucket never fills
+                return None
+            if level + 1 > BUCKET_SIZE:
                 return self.rate_limited_response()
             self._bucket = min(float(BUCKET_SIZE), level + 1)
         return None

@@ -364,11 +364,12 @@ def test_limits_off_and_control_endpoint(make: Any) -> None:
     sb = make(limits=False)
     responses = burst(sb)
     assert {r.status_code for r in responses} == {200}
-    assert responses[-1].headers["X-Shopify-Shop-Api-Call-Limit"] == "40/40"  # still reported
+    # a shop without limits: the header is still sent, and its bucket never fills
+    assert responses[-1].headers["X-Shopify-Shop-Api-Call-Limit"] == "0/40"
     url = sb.url + "/_sandbox/limits"
     assert requests.put(url, json={"enabled": "yes"}, timeout=5).status_code == 400
     assert requests.put(url, json={"enabled": True}, timeout=5).json()["enabled"] is True
-    assert 429 in {r.status_code for r in burst(sb, 5)}
+    assert 429 in {r.status_code for r in burst(sb)}
 
 
 # -- webhooks ----------------------------------------------------------------------------------------
