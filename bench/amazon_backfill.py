@@ -25,12 +25,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from serve_sandbox import SandboxProcess  # noqa: E402
 
 from connectors.amazon.sandbox import LIMITS  # noqa: E402
 
@@ -40,31 +40,6 @@ RULES = {
     "/orders/v0/orders": "v0_getOrders",
     "/orders/v0/orders/<order_id>/orderItems": "v0_getOrderItems",
 }
-
-
-class Sandbox:
-    """The Amazon sandbox in a child process."""
-
-    def __init__(self, orders: int, speed: float) -> None:
-        kws = ["--kw", f"orders={orders}", "--kw", f"speed={speed}", "--kw", "seed=11", "--kw", "skus=100"]
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "serve_sandbox.py"), "amazon", *kws],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip().removeprefix("url=")
-        self.values = json.loads(self.proc.stdout.readline().strip().removeprefix("values="))
-
-    def stats(self) -> dict[str, Any]:
-        return requests.get(f"{self.url}/_sandbox/stats", timeout=10).json()
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
 
 
 def child(values: dict, db_url: str) -> dict:
@@ -96,7 +71,7 @@ def child(values: dict, db_url: str) -> dict:
 
 
 def run(orders: int, api: str, speed: float) -> dict:
-    sandbox = Sandbox(orders, speed)
+    sandbox = SandboxProcess("amazon", orders=orders, speed=speed, seed=11, skus=100)
     try:
         values = sandbox.values | {"orders_api": api}
         with tempfile.TemporaryDirectory() as tmp:

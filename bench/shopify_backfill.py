@@ -27,8 +27,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 BUCKET, LEAK, PAGE = 40, 2.0, 250
+
+
+from serve_sandbox import SandboxProcess  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -36,28 +40,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-class Sandbox:
-    """The Shopify sandbox in a child process."""
-
-    def __init__(self, orders: int, limits: bool) -> None:
-        kws = ["--kw", f"orders={orders}", "--kw", f"limits={json.dumps(limits)}", "--kw", "seed=11"]
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "serve_sandbox.py"), "shopify", *kws],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip().removeprefix("url=")
-        self.values = json.loads(self.proc.stdout.readline().strip().removeprefix("values="))
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
 
 
 def child(values: dict, db_url: str) -> dict:
@@ -106,7 +88,7 @@ def child(values: dict, db_url: str) -> dict:
 
 
 def run(orders: int, limits: bool) -> dict:
-    sandbox = Sandbox(orders, limits)
+    sandbox = SandboxProcess("shopify", orders=orders, limits=limits, seed=11)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             out = subprocess.run(
@@ -147,6 +129,8 @@ def main() -> None:
         f"limits on: {args.orders} orders in {limited['seconds']} s; {limited['calls']} calls "
         f"({limited['throttled']} answered 429); minimum the limits allow for {needed} calls: {minimum:.1f} s"
     )
+    if minimum == 0:
+        raise SystemExit("every call fits in the burst: use more orders to measure pacing (default 20,000)")
     print(f"ratio={limited['seconds'] / minimum:.3f}")
 
 
