@@ -163,6 +163,10 @@ class OrderPage:
 
     payloads: list[Any]
     next_page: str | None = None
+    #: for channels with no count endpoint: the estimated orders in the whole poll, and the
+    #: seconds left at the channel's rate limits (shown as the backfill's progress)
+    estimated_total: int | None = None
+    seconds_left: float | None = None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from hub import tables as t
 from hub.calllog import flush_call_log
-from hub.connectors import Connector, get_connector
+from hub.connectors import Connector, OrderPage, get_connector
 from hub.crypto import SecretBox
 from hub.db import Database
 from hub.inbox import park_dead_letter
@@ -132,7 +132,7 @@ def poll_orders(
                     prefetch.submit(connector.fetch_orders, since, page.next_page) if page.next_page else None
                 )
                 items, dead = _map_page(cls, page.payloads)
-                _commit_page(db, connection_id, summary, items, dead, len(page.payloads))
+                _commit_page(db, connection_id, summary, items, dead, page)
         if summary.newest is not None:  # the whole run is committed: the cursor may move to its newest
             newest = summary.newest
             db.transaction(lambda session: write_cursor(session, connection_id, newest))
@@ -149,8 +149,16 @@ def _commit_page(
     summary: PollSummary,
     items: list[IngestItem],
     dead: list[tuple[Any, str]],
-    seen: int,
+    page: OrderPage,
 ) -> None:
+    seen = len(page.payloads)
+    progress: dict[str, Any] = {"progress_done": summary.seen + seen}
+    if page.estimated_total is not None:
+        progress["progress_total"] = page.estimated_total
+    if page.seconds_left is not None:
+        progress["log"] = [
+            f"about {max(1, round(page.seconds_left / 60))} min left at the channel's rate limits"
+        ]
     if items:
         oldest = min(i.order.updated_at for i in items)
         summary.in_order = summary.in_order and (summary.newest is None or oldest >= summary.newest)
@@ -167,9 +175,7 @@ def _commit_page(
             park_dead_letter(session, connection_id, payload, reason)
         if move_to is not None:
             write_cursor(session, connection_id, move_to)
-        session.execute(
-            update(t.SyncRun).where(t.SyncRun.id == summary.run_id).values(progress_done=summary.seen + seen)
-        )
+        session.execute(update(t.SyncRun).where(t.SyncRun.id == summary.run_id).values(**progress))
         return results
 
     results = db.transaction(work)

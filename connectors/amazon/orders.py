@@ -140,8 +140,10 @@ class Orders:
                 _duration(progress.seconds_left),
             )
         if following is not None:
-            return AmazonOrderPage(orders, following.encode(), progress)
-        return AmazonOrderPage(orders, None, progress, complete_until=parse_time(state.before))
+            return AmazonOrderPage(
+                orders, following.encode(), progress.estimated_total, progress.seconds_left, progress
+            )
+        return AmazonOrderPage(orders, None, progress=progress, complete_until=parse_time(state.before))
 
     def _v2026_page(self, state: PollState) -> tuple[list[dict[str, Any]], str | None]:
         params: dict[str, Any] = {
