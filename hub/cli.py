@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from hub import tables as t
 from hub.app import create_app, current_hub
 from hub.connectors import FieldError, UnknownConnector, get_connector
+from hub.mapping import mapping_of
 from hub.schemas import dump_order
 from hub.services.accounts import AccountError, create_token, create_user
 from hub.services.connections import create_connection, webhook_url
@@ -193,7 +193,7 @@ def map_command(source: str, file: Path) -> None:
         fail(f"{file}: cannot read: {exc}", "hub map")
     except json.JSONDecodeError as exc:
         fail(f"{file}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "hub map")
-    module = importlib.import_module(cls.mapping_module)
+    module = mapping_of(cls)
     what = "order" if cls.kind == "channel" else "response"
     try:
         result: Any = (

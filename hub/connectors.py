@@ -9,6 +9,7 @@ declaration and never imports a connector by name.
 from __future__ import annotations
 
 import enum
+import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -352,6 +353,12 @@ class Connector:
 
     def has(self, capability: Capability) -> bool:
         return capability in self.capabilities
+
+
+def load_object(spec: str) -> Any:
+    """What a declaration names as ``module:attribute`` (a sandbox, a notification drain)."""
+    module_name, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 @cache

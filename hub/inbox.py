@@ -30,18 +30,8 @@ from hub.mapping import map_order
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)
-#: headers kept with a stored delivery (never signatures or auth)
-KEEP_HEADER_PREFIXES = (
-    "x-shopify-topic",
-    "x-shopify-event-id",
-    "x-shopify-webhook-id",
-    "x-shopify-triggered-at",
-    "x-shopify-shop-domain",
-    "x-shopify-api-version",
-    "x-wc-webhook-",
-    "content-type",
-)
-SECRET_HEADER_WORDS = ("signature", "hmac", "authorization", "token")
+#: a delivery's headers are kept with its body, except any that could carry a secret
+SECRET_HEADER_WORDS = ("signature", "hmac", "authorization", "token", "cookie", "secret", "key")
 
 
 @dataclass(frozen=True)
@@ -53,11 +43,7 @@ class Received:
 
 
 def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {
-        k: v
-        for k, v in headers.items()
-        if k.lower().startswith(KEEP_HEADER_PREFIXES) and not any(w in k.lower() for w in SECRET_HEADER_WORDS)
-    }
+    return {k: v for k, v in headers.items() if not any(word in k.lower() for word in SECRET_HEADER_WORDS)}
 
 
 def _insert_ignoring_duplicates(session: Session, row: dict[str, Any]) -> int | None:

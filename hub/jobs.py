@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +11,7 @@ from sqlalchemy import delete
 
 from hub import tables as t
 from hub.app import Hub
-from hub.connectors import get_connector
+from hub.connectors import get_connector, load_object
 from hub.inbox import due_events, process_event
 from hub.sync import PollSummary, poll_orders
 
@@ -55,9 +54,7 @@ def drain_notifications(app: Flask, connection_id: int) -> Any:
         spec = get_connector(conn.connector).notifications
     if not spec:
         return None
-    module_name, _, attr = spec.partition(":")
-    drain = getattr(importlib.import_module(module_name), attr)
-    return drain(hub.db, hub.box, hub.settings.public_url, connection_id)
+    return load_object(spec)(hub.db, hub.box, hub.settings.public_url, connection_id)
 
 
 def check_webhooks(app: Flask, connection_id: int) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import math
 import random
 import re
@@ -653,9 +652,9 @@ class SandboxClock:
 
 def load_sandbox(spec: str, **kw: Any) -> Sandbox:
     """Build the sandbox a connector names as ``module:callable``."""
-    module_name, _, attr = spec.partition(":")
-    factory = getattr(importlib.import_module(module_name), attr)
-    sandbox = factory(**kw)
+    from hub.connectors import load_object
+
+    sandbox = load_object(spec)(**kw)
     if not isinstance(sandbox, Sandbox):
         raise TypeError(f"{spec} did not give a Sandbox")
     return sandbox

@@ -133,7 +133,7 @@ def poll_orders(
                 )
                 items, dead = _map_page(cls, page.payloads)
                 _commit_page(db, connection_id, summary, items, dead, page)
-        if summary.newest is not None:  # the whole run is committed: the cursor may move to its newest
+        if summary.newest is not None and not summary.in_order:  # out of order: only a whole run moves it
             newest = summary.newest
             db.transaction(lambda session: write_cursor(session, connection_id, newest))
     except Exception as exc:
