@@ -243,9 +243,6 @@ class AmazonConnector(Connector):
         )
         return TestResult(True, f"connected to seller {self.seller_id} on {names}")
 
-    def count_orders(self, since: datetime) -> int | None:
-        return None  # Amazon has no count; pages carry an estimate (orders.Progress)
-
     def fetch_orders(self, since: datetime, page: str | None) -> OrderPage:
         return self.orders.page(since, page)
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from connectors.amazon.client import AmazonClient, marketplace_ids
 from hub.connectors import OrderPage
+from hub.http import json_body
 
 log = logging.getLogger("connectors.amazon")
 
@@ -155,7 +156,7 @@ class Orders:
         }
         if state.token:
             params["paginationToken"] = state.token
-        data = self.client.call("searchOrders", params=params).json()
+        data = json_body(self.client.call("searchOrders", params=params))
         orders = [o for o in data.get("orders") or [] if isinstance(o, dict)]
         return orders, (data.get("pagination") or {}).get("nextToken") or None
 
@@ -169,7 +170,7 @@ class Orders:
                 "LastUpdatedBefore": state.before,
                 "MaxResultsPerPage": PAGE_SIZE,
             }
-        payload = self.client.call("v0.getOrders", params=params).json().get("payload") or {}
+        payload = json_body(self.client.call("v0.getOrders", params=params)).get("payload") or {}
         pairs = [
             {"Order": order, "OrderItems": self.v0_items(order["AmazonOrderId"])}
             for order in payload.get("Orders") or []

@@ -116,15 +116,13 @@ def confirm(
             "packageReferenceId": reference,
             **carrier_fields(shipment),
             "trackingNumber": shipment.tracking_number.strip(),
-            "shipDate": ship_date(getattr(shipment, "shipped_at", None)),
+            "shipDate": ship_date(),
             "orderItems": items,
         },
     }
     try:
         # safe to repeat: the same package reference re-sent edits, never adds, a package
-        client.call(
-            "confirmShipment", path={"orderId": order_id}, json=body, ok=range(200, 300), idempotent=True
-        )
+        client.call("confirmShipment", path={"orderId": order_id}, json=body, idempotent=True)
     except HttpError as exc:
         messages = error_messages(exc.body)
         if exc.status == 400 and any(_ALREADY.search(m) for m in messages):

@@ -284,12 +284,10 @@ class MagentoConnector(Connector):
         order_id = webhooks.order_id(payload)
         if order_id is None:
             return [Ignored(f"no order id in the {topic} delivery")]
-        try:
-            return [OrderChanged(self.client.order(order_id))]
-        except HttpError as exc:
-            if exc.status == 404:
-                return [Ignored(f"order {order_id} does not exist in Magento")]
-            raise
+        try:  # through _order: a module may send the customer-facing number "000000013"
+            return [OrderChanged(self._order(order_id))]
+        except LookupError:
+            return [Ignored(f"order {order_id} does not exist in Magento")]
 
     def register_webhooks(self) -> list[str]:
         """Nothing to register: Magento has no webhook subscription API; a store's webhook

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 
 from requests_oauthlib import OAuth1
 
-from hub.http import HttpClient, HttpError
+from hub.http import HttpClient, HttpError, json_body
 
 log = logging.getLogger("connectors.magento")
 
@@ -138,7 +138,7 @@ class MagentoClient:
         """One page: its items and the ``total_count`` of all matches."""
         size = page_size or self.page_size
         url = with_query(path, search_pairs(groups, sort, size, current_page))
-        body = self.http.get(url).json()
+        body = json_body(self.http.get(url))
         return list(body.get("items") or []), int(body.get("total_count") or 0)
 
     def search(
@@ -174,7 +174,7 @@ class MagentoClient:
         return step.keep(items), step.next(items, total, self.page_size)
 
     def order(self, entity_id: int | str) -> dict[str, Any]:
-        return self.http.get(f"orders/{segment(entity_id)}").json()
+        return json_body(self.http.get(f"orders/{segment(entity_id)}"))
 
     def order_by_number(self, increment_id: str) -> dict[str, Any] | None:
         items, _ = self.search_page("orders", [[("increment_id", increment_id, "eq")]], page_size=1)

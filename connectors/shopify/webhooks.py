@@ -19,7 +19,6 @@ ORDER_TOPICS = frozenset(
         "orders/fulfilled",
         "orders/paid",
         "orders/partially_fulfilled",
-        "orders/edited",
     }
 )
 #: what "Register webhooks" subscribes to
@@ -68,6 +67,8 @@ def interpret(topic: str, payload: Any, fetch_order: Callable[[Any], dict[str, A
         return [OrderChanged(payload)]
     if topic == "refunds/create":  # a refund object: the order it changed is re-read whole
         return [OrderChanged(fetch_order(payload["order_id"]))]
+    if topic == "orders/edited":  # {"order_edit": {...}}, not an order: re-read the order
+        return [OrderChanged(fetch_order(payload["order_edit"]["order_id"]))]
     if topic == "app/uninstalled":
         return [
             ConnectionGone(

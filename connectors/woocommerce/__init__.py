@@ -33,6 +33,10 @@ def _modified(order: Any) -> str:
     return str(order.get("date_modified_gmt") or "") if isinstance(order, dict) else ""
 
 
+#: gentle defaults: the merchant's own server is the limit
+RATE, IN_FLIGHT = 5, 2
+
+
 class WooCommerceConnector(hc.Connector):
     name = "woocommerce"
     display_name = "WooCommerce"
@@ -50,8 +54,12 @@ class WooCommerceConnector(hc.Connector):
         FieldSpec("store_url", "Store address", type="url", help="https://shop.example.com"),
         FieldSpec("consumer_key", "Consumer key", type="secret", pattern=r"ck_\w+", pattern_message=CK),
         FieldSpec("consumer_secret", "Consumer secret", type="secret", pattern=r"cs_\w+", pattern_message=CS),
-        FieldSpec("requests_per_second", "Requests per second", default=5, check=_between(1, 100), **SETTING),
-        FieldSpec("requests_in_flight", "Requests at once", default=2, check=_between(1, 20), **SETTING),
+        FieldSpec(
+            "requests_per_second", "Requests per second", default=RATE, check=_between(1, 100), **SETTING
+        ),
+        FieldSpec(
+            "requests_in_flight", "Requests at once", default=IN_FLIGHT, check=_between(1, 20), **SETTING
+        ),
         FieldSpec("backfill_since", "Import orders since", type="date", group="settings", required=False),
     )
 
@@ -61,13 +69,13 @@ class WooCommerceConnector(hc.Connector):
 
     @classmethod
     def rate_limit(cls, settings: Mapping[str, Any]) -> tuple[float, float]:
-        rate = float(settings.get("requests_per_second") or 5)
+        rate = float(settings.get("requests_per_second") or RATE)
         return rate, rate
 
     @classmethod
     def concurrency(cls, settings: Mapping[str, Any]) -> int:
         """A merchant's PHP workers are few: a gentle default."""
-        return int(settings.get("requests_in_flight") or 2)
+        return int(settings.get("requests_in_flight") or IN_FLIGHT)
 
     def __init__(self, ctx: hc.ConnectionContext) -> None:
         super().__init__(ctx)
@@ -140,11 +148,12 @@ class WooCommerceConnector(hc.Connector):
     # -- inventory ---------------------------------------------------------------------
     def read_stock(self, skus: list[str] | None = None) -> list[hc.StockLevel]:
         """Managed stock only; a variation that inherits (``manage_stock: "parent"``) shows its parent's."""
+        wanted = None if skus is None else set(skus)
         return [
             hc.StockLevel(sku, LOCATION, int(item["stock_quantity"]))
             for sku, item in self.client.catalog().items()
             if item.get("manage_stock") and item.get("stock_quantity") is not None
-            and (skus is None or sku in skus)
+            and (wanted is None or sku in wanted)
         ]  # fmt: skip
 
     def write_stock(self, writes: list[hc.StockWrite]) -> list[hc.StockWriteResult]:

@@ -1,5 +1,6 @@
-"""WooCommerce transport (``wp-json/wc/v3``): auth by scheme, a per-connection cap on requests
-in flight, ``X-WP-*`` page headers, batches and the optional Shipment Tracking routes."""
+"""WooCommerce transport (``wp-json/wc/v3``): auth by scheme, ``X-WP-*`` page headers, batches
+and the optional Shipment Tracking routes. (The cap on requests in flight is the core's:
+``WooCommerceConnector.concurrency``.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1
 
-from hub.http import HttpClient
+from hub.http import HttpClient, json_body
 
 PAGE = 100  # WordPress refuses per_page > 100
 BATCH = 100  # woocommerce_rest_batch_items_limit: create + update + delete of one call
@@ -36,7 +37,7 @@ class WooClient:
         """One page with ``X-WP-Total`` and ``X-WP-TotalPages``."""
         response = self.http.get(path, params={"per_page": PAGE, **params})
         pages = response.headers.get("X-WP-TotalPages", "1")
-        return response.json(), int(response.headers.get("X-WP-Total", "0")), int(pages)
+        return json_body(response), int(response.headers.get("X-WP-Total", "0")), int(pages)
 
     def every(self, path: str, **params: Any) -> list[Any]:
         found: list[Any] = []

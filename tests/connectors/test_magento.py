@@ -16,6 +16,7 @@ import pytest
 import requests
 import responses
 from responses import matchers
+from responses.matchers import query_param_matcher
 
 from connectors.magento import MagentoConnector, webhooks
 from connectors.magento.client import OrderKeyset, error_message, search_pairs, with_query
@@ -301,8 +302,19 @@ def test_a_delivery_is_a_trigger_the_order_is_read_again() -> None:
     responses.get(
         BASE + "orders/404", status=404, json={"message": "The entity that was requested doesn't exist."}
     )
+    by_number = {"searchCriteria[filter_groups][0][filters][0][value]": "000000009"}
+    responses.get(
+        BASE + "orders",
+        json=search_body([ORDER], 1),
+        match=[query_param_matcher(by_number, strict_match=False)],
+    )
+    responses.get(BASE + "orders", json=search_body([], 0))
     c = connector()
     assert c.handle_webhook("sales_order_save_after", {"order_id": 9}) == [OrderChanged(ORDER)]
+    assert c.handle_webhook("sales_order_save_after", {"order_id": "000000009"}) == [OrderChanged(ORDER)], (
+        "an increment id is looked up as one, never read as entity 9"
+    )
+    assert not any(call.request.url.endswith("/orders/000000009") for call in responses.calls)
     [gone] = c.handle_webhook("sales_order_save_after", {"order_id": 404})
     [empty] = c.handle_webhook("ping", {"hello": 1})
     assert isinstance(gone, Ignored) and isinstance(empty, Ignored)
@@ -469,6 +481,7 @@ def test_new_tracking_adds_a_track_to_the_existing_shipment() -> None:
     result = connector().push_fulfilment(push())
     assert (result.outcome, result.channel_ref) == ("updated", "3")
     entity = json.loads(responses.calls[-1].request.body)["entity"]
+    assert entity["description"] == "[hub shipment hub-77]", "the mark the next push finds it by"
     assert entity | {"description": ""} == {
         "track_number": "JD0123",
         "title": "DHL",

@@ -179,6 +179,13 @@ def test_refund_rereads_the_order() -> None:
     assert asked == [refund["order_id"]]
 
 
+def test_an_order_edit_rereads_the_order() -> None:
+    edit = {"order_edit": {"id": 1, "order_id": 450789469, "committed_at": "2026-01-01T00:00:00Z"}}
+    assert webhooks.interpret("orders/edited", edit, lambda order_id: ORDER | {"asked": order_id}) == [
+        OrderChanged(ORDER | {"asked": 450789469})
+    ]
+
+
 def test_uninstall_disables_and_inventory_is_left_to_inventory_sync() -> None:
     [gone] = webhooks.interpret("app/uninstalled", {"id": 1}, lambda _id: {})
     assert isinstance(gone, ConnectionGone) and "uninstalled" in gone.reason

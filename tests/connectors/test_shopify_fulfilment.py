@@ -13,7 +13,7 @@ import requests
 import responses
 
 from connectors.shopify import ShopifyConnector
-from connectors.shopify.fulfilment import SHOPIFY_COMPANIES, FulfilmentError, company_for
+from connectors.shopify.fulfilment import FulfilmentError, company_for
 from hub.connectors import Capability, ConnectionContext, PushResult, ShipmentLine, ShipmentPush
 from hub.http import HttpClient, HttpError
 from tests.contracts import FIXTURES
@@ -101,10 +101,6 @@ def test_declares_fulfilment_push() -> None:
 )
 def test_shopify_company_names(carrier: str, carrier_name: str, company: str | None) -> None:
     assert company_for(shipment({1: 1}, carrier=carrier, carrier_name=carrier_name)) == company
-
-
-def test_company_table_is_data() -> None:
-    assert SHOPIFY_COMPANIES == {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl_express": "DHL Express"}
 
 
 @responses.activate
