@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
+from types import EllipsisType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -205,8 +206,13 @@ class HttpClient:
         ok: Container[int] | None = None,
         cost: float = 1.0,
         timeout: float | None = None,
+        limiter: TokenBucket | EllipsisType | None = ...,
     ) -> requests.Response:
-        """Send with retries; return the response whose status is in ``ok`` (default 2xx), else raise."""
+        """Send with retries; return the response whose status is in ``ok`` (default 2xx), else raise.
+
+        ``limiter`` paces this call instead of the client's (a channel whose API has a second
+        budget, such as Shopify's GraphQL cost points): its tokens are taken on every attempt
+        and a ``Retry-After`` pauses it, not the client's."""
         method = method.upper()
         url = self.url_for(path_or_url)
         call = _Call(
@@ -222,12 +228,13 @@ class HttpClient:
             },
             ok=range(200, 300) if ok is None else ok,
             cost=cost,
+            limiter=self.limiter if limiter is ... else limiter,
         )
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         retrying = Retrying(
             sleep=_sleep,
             stop=stop_after_attempt(self.max_attempts),
-            wait=self._wait,
+            wait=lambda state: self._wait(state, call.limiter),
             retry=retry_if_exception(lambda exc: _retryable(exc, safe)),
             before_sleep=lambda state: self._log_retry(call, state),
             reraise=True,
@@ -246,8 +253,8 @@ class HttpClient:
         return f"{self.base_url.rstrip('/')}/{path_or_url.lstrip('/')}"
 
     def _attempt(self, call: _Call, number: int) -> requests.Response:
-        if self.limiter is not None:
-            self.limiter.acquire(call.cost)
+        if call.limiter is not None:
+            call.limiter.acquire(call.cost)
         at = datetime.now(UTC)
         started = time.monotonic()
         try:
@@ -322,7 +329,7 @@ class HttpClient:
             except Exception:
                 log.exception("call sink failed for %s %s", record.method, record.url)
 
-    def _wait(self, state: RetryCallState) -> float:
+    def _wait(self, state: RetryCallState, limiter: TokenBucket | None) -> float:
         """The server's Retry-After (shared with the limiter), else exponential backoff with jitter."""
         exc = state.outcome.exception() if state.outcome else None
         response = exc.response if isinstance(exc, HttpError) else None
@@ -330,8 +337,8 @@ class HttpClient:
         if delay is None:
             return self._backoff(state)
         delay = min(delay, self.max_retry_after)
-        if self.limiter is not None:
-            self.limiter.pause_for(delay)
+        if limiter is not None:
+            limiter.pause_for(delay)
         return delay
 
     def _log_retry(self, call: _Call, state: RetryCallState) -> None:
@@ -358,6 +365,7 @@ class _Call:
     kwargs: dict[str, Any]
     ok: Container[int]
     cost: float
+    limiter: TokenBucket | None
 
 
 def _with_params(url: str, params: Any) -> str:

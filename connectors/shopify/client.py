@@ -343,10 +343,11 @@ class ShopifyClient:
         body = {"query": document, "variables": variables}
         errors: list[dict[str, Any]] = []
         for attempt in range(1, MAX_THROTTLED + 1):
-            self.graphql_bucket.acquire(cost)
-            # cost=0: GraphQL does not draw on the REST bucket the HTTP client paces
-            response = self.http.post("graphql.json", json=body, idempotent=idempotent, cost=0)
-            answer = response.json()
+            # GraphQL pays in cost points, from its own bucket (the REST one is not touched)
+            response = self.http.post(
+                "graphql.json", json=body, idempotent=idempotent, cost=cost, limiter=self.graphql_bucket
+            )
+            answer = json_body(response)
             spent = (answer.get("extensions") or {}).get("cost") or {}
             status = spent.get("throttleStatus") or {}
             self._adopt(status)

@@ -390,3 +390,18 @@ def test_gate_caps_requests_in_flight() -> None:
     for thread in threads:
         thread.join()
     assert len(responses.calls) == 8 and state["most"] == 2
+
+
+@responses.activate
+def test_a_call_may_be_paced_by_its_own_limiter_instead_of_the_clients() -> None:
+    client_bucket = mock.create_autospec(TokenBucket, instance=True)
+    points = mock.create_autospec(TokenBucket, instance=True)
+    responses.post(BASE + "graphql.json", status=429, headers={"Retry-After": "1.5"})
+    responses.post(BASE + "graphql.json", json={"data": {}})
+    HttpClient(BASE, limiter=client_bucket).post(
+        "graphql.json", json={}, cost=12, limiter=points, idempotent=True
+    )
+    assert points.acquire.call_args_list == [mock.call(12), mock.call(12)], "every attempt pays its cost"
+    points.pause_for.assert_called_once_with(1.5)
+    client_bucket.acquire.assert_not_called()
+    client_bucket.pause_for.assert_not_called()
