@@ -109,18 +109,23 @@ def receive_webhook(
     return Received(200, "stored", event_id)
 
 
-def park_dead_letter(session: Session, connection_id: int, payload: Any, reason: str) -> None:
-    """A polled order that could not be mapped: kept with its reason, replayable."""
+def park_dead_letter(
+    session: Session, connection_id: int, payload: Any, reason: str, *, topic: str | None = None
+) -> None:
+    """Something that could not be taken in, kept with its reason and replayable. Without
+    ``topic`` it is a polled order (replay maps it again); with one it is a channel
+    notification (replay hands it to the connector's ``handle_webhook``, like a webhook)."""
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     external = str(payload.get("id")) if isinstance(payload, dict) and payload.get("id") is not None else "?"
-    key = f"poll:{external}:{hashlib.sha256(body).hexdigest()[:16]}"
+    source = "poll" if topic is None else "queue"
+    key = f"{source}:{external}:{hashlib.sha256(body).hexdigest()[:16]}"
     now = datetime.now(UTC)
     _insert_ignoring_duplicates(
         session,
         {
             "connection_id": connection_id,
-            "source": "poll",
-            "topic": "order",
+            "source": source,
+            "topic": topic or "order",
             "delivery_key": key,
             "headers": {},
             "body": body,
@@ -174,7 +179,7 @@ def process_event(
             actions = connector.handle_webhook(event.topic, payload)
         state = _apply(db, conn, actions, "poll" if event.source == "poll" else "webhook")
     except Exception as exc:  # any failure is recorded on the event, never lost
-        dead = event.attempts >= MAX_ATTEMPTS or event.source == "poll"
+        dead = event.attempts >= MAX_ATTEMPTS or event.source != "webhook"  # parked ones wait for a person
         backoff = timedelta(seconds=min(3600, 2**event.attempts * 5))
         with db.session() as session:
             session.execute(

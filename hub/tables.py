@@ -215,7 +215,7 @@ class InboxEvent(Base):
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
-    source: Mapped[str] = mapped_column(String(20), default="webhook")  # webhook | poll
+    source: Mapped[str] = mapped_column(String(20), default="webhook")  # webhook | poll | queue
     topic: Mapped[str] = mapped_column(String(100))
     delivery_key: Mapped[str] = mapped_column(String(200))
     headers: Mapped[dict[str, str]] = mapped_column(Json, default=dict)

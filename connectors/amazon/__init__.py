@@ -35,12 +35,15 @@ from hub.connectors import (
     ConnectionContext,
     Connector,
     FieldSpec,
+    Ignored,
+    OrderChanged,
     OrderPage,
     PushResult,
     ShipmentPush,
     StockWrite,
     StockWriteResult,
     TestResult,
+    WebhookAction,
 )
 from hub.http import HttpClient, HttpError
 
@@ -249,6 +252,19 @@ class AmazonConnector(Connector):
     def get_order(self, order_id: str) -> dict[str, Any]:
         """One order as the mapping takes it (a notification's targeted read)."""
         return self.orders.get(order_id)
+
+    def handle_webhook(self, topic: str, payload: Any) -> list[WebhookAction]:
+        """A parked ORDER_CHANGE notification, replayed: the order it names, read again."""
+        change = ((payload or {}).get("Payload") or {}).get("OrderChangeNotification") or {}
+        order_id = change.get("AmazonOrderId") if isinstance(payload, dict) else None
+        if topic != "ORDER_CHANGE" or not order_id:
+            return [Ignored(f"{topic}: not an ORDER_CHANGE notification with an order id")]
+        try:
+            return [OrderChanged(self.get_order(str(order_id)))]
+        except HttpError as exc:
+            if exc.status == 404:
+                return [Ignored(f"order {order_id} is not found (404)")]
+            raise
 
     def write_stock(self, writes: list[StockWrite]) -> list[StockWriteResult]:
         return feeds.write_stock(self.listings, writes)

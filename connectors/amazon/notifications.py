@@ -221,10 +221,11 @@ def _handle_batch(
     cls = type(connector)
     deletable: list[Notice] = []
     by_order: dict[str, list[Notice]] = {}
-    dead: list[tuple[Any, str]] = []
+    dead: list[tuple[Any, str]] = []  # orders the mapping refused (replayed by mapping again)
+    parked: list[tuple[Any, str]] = []  # notifications (replayed by reading their order again)
     for notice in notices:
         if notice.problem is not None:
-            dead.append((notice.body, f"SQS message {notice.message_id}: {notice.problem}"))
+            parked.append((notice.body, f"SQS message {notice.message_id}: {notice.problem}"))
             deletable.append(notice)
         elif notice.kind != ORDER_CHANGE:
             summary.ignored += 1
@@ -241,7 +242,7 @@ def _handle_batch(
             payload = connector.get_order(order_id)
         except HttpError as exc:
             if exc.status == 404:
-                dead.append((group[0].body, f"order {order_id} of the notification is not found (404)"))
+                parked.append((group[0].body, f"order {order_id} of the notification is not found (404)"))
                 deletable += group
                 continue
             log.warning("order %s of a notification could not be read; left in the queue: %s", order_id, exc)
@@ -261,13 +262,15 @@ def _handle_batch(
         results = ingest_orders(session, connection_id, items) if items else []
         for payload, reason in dead:
             park_dead_letter(session, connection_id, payload, reason)
+        for payload, reason in parked:
+            park_dead_letter(session, connection_id, payload, reason, topic=ORDER_CHANGE)
         return results
 
-    results = db.transaction(work) if items or dead else []
+    results = db.transaction(work) if items or dead or parked else []
     # committed: from here on the messages may go
     _remember(connection_id, [n.notification_id for n in committed if n.notification_id])
     summary.orders += len(items)
-    summary.dead += len(dead)
+    summary.dead += len(dead) + len(parked)
     for r in results:
         summary.counts[r.outcome] = summary.counts.get(r.outcome, 0) + 1
     return deletable + committed

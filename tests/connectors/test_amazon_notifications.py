@@ -221,3 +221,30 @@ def test_the_scheduler_finds_the_drain_from_the_declaration() -> None:
     assert getattr(importlib.import_module(module), name) is notifications.drain_queue
     assert AmazonConnector.wants_notifications({"sqs_queue_url": "https://sqs.us-east-1.amazonaws.com/1/q"})
     assert not AmazonConnector.wants_notifications({})
+
+
+def test_a_notification_for_a_missing_order_is_parked_and_replays_when_the_order_exists(
+    sqlite_db: Database, sandbox: AmazonSandbox, sqs: Any, queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.http import HttpError
+    from hub.inbox import process_event
+
+    notifications.forget_seen()
+    cid = connect(sqlite_db, sandbox, queue)
+    order_id = sandbox.order_ids()[4]
+    send(sqs, queue, [sandbox.notification(order_id)])
+    real = AmazonConnector.get_order
+
+    def not_yet(self: AmazonConnector, wanted: str) -> dict[str, Any]:
+        raise HttpError("GET order: 404", url="x", status=404)
+
+    monkeypatch.setattr(AmazonConnector, "get_order", not_yet)
+    summary = notifications.drain_queue(sqlite_db, BOX, "http://hub.test", cid, sqs=sqs, wait_seconds=0)
+    assert (summary.dead, summary.deleted, stored(sqlite_db)) == (1, 1, set())
+    with sqlite_db.session() as session:
+        parked = session.scalars(select(t.InboxEvent)).one()
+    assert (parked.state, parked.source, parked.topic) == ("dead", "queue", "ORDER_CHANGE")
+
+    monkeypatch.setattr(AmazonConnector, "get_order", real)  # the order is there now: Replay brings it in
+    assert process_event(sqlite_db, BOX, "http://hub.test", parked.id, replay=True) == "done"
+    assert stored(sqlite_db) == {order_id}
