@@ -249,33 +249,34 @@ class Marketplace:
     country: str
     currency: str
     taxes_included: bool  # whether buyers see prices with tax (see the module docstring)
+    region: str  # the SP-API endpoint region: na, eu or fe
 
 
 # Amazon's marketplace ids (SP-API "Marketplace IDs").
 MARKETPLACES: dict[str, Marketplace] = {
-    "ATVPDKIKX0DER": Marketplace("US", "USD", False),
-    "A2EUQ1WTGCTBG2": Marketplace("CA", "CAD", False),
-    "A1AM78C64UM0Y8": Marketplace("MX", "MXN", True),
-    "A2Q3Y263D00KWC": Marketplace("BR", "BRL", True),
-    "A1F83G8C2ARO7P": Marketplace("GB", "GBP", True),
-    "A1PA6795UKMFR9": Marketplace("DE", "EUR", True),
-    "A13V1IB3VIYZZH": Marketplace("FR", "EUR", True),
-    "APJ6JRA9NG5V4": Marketplace("IT", "EUR", True),
-    "A1RKKUPIHCS9HS": Marketplace("ES", "EUR", True),
-    "A1805IZSGTT6HS": Marketplace("NL", "EUR", True),
-    "AMEN7PMS3EDWL": Marketplace("BE", "EUR", True),
-    "A28R8C7NBKEWEA": Marketplace("IE", "EUR", True),
-    "A2NODRKZP88ZB9": Marketplace("SE", "SEK", True),
-    "A1C3SOZRARQ6R3": Marketplace("PL", "PLN", True),
-    "A33AVAJ2PDY3EV": Marketplace("TR", "TRY", True),
-    "ARBP9OOSHTCHU": Marketplace("EG", "EGP", True),
-    "A2VIGQ35RCS4UG": Marketplace("AE", "AED", True),
-    "A17E79C6D8DWNP": Marketplace("SA", "SAR", True),
-    "A21TJRUUN4KGV": Marketplace("IN", "INR", True),
-    "AE08WJ6YKNBMC": Marketplace("ZA", "ZAR", True),
-    "A1VC38T7YXB528": Marketplace("JP", "JPY", True),
-    "A39IBJ37TRP1C6": Marketplace("AU", "AUD", True),
-    "A19VAU5U5O7RUS": Marketplace("SG", "SGD", True),
+    "ATVPDKIKX0DER": Marketplace("US", "USD", False, "na"),
+    "A2EUQ1WTGCTBG2": Marketplace("CA", "CAD", False, "na"),
+    "A1AM78C64UM0Y8": Marketplace("MX", "MXN", True, "na"),
+    "A2Q3Y263D00KWC": Marketplace("BR", "BRL", True, "na"),
+    "A1F83G8C2ARO7P": Marketplace("GB", "GBP", True, "eu"),
+    "A1PA6795UKMFR9": Marketplace("DE", "EUR", True, "eu"),
+    "A13V1IB3VIYZZH": Marketplace("FR", "EUR", True, "eu"),
+    "APJ6JRA9NG5V4": Marketplace("IT", "EUR", True, "eu"),
+    "A1RKKUPIHCS9HS": Marketplace("ES", "EUR", True, "eu"),
+    "A1805IZSGTT6HS": Marketplace("NL", "EUR", True, "eu"),
+    "AMEN7PMS3EDWL": Marketplace("BE", "EUR", True, "eu"),
+    "A28R8C7NBKEWEA": Marketplace("IE", "EUR", True, "eu"),
+    "A2NODRKZP88ZB9": Marketplace("SE", "SEK", True, "eu"),
+    "A1C3SOZRARQ6R3": Marketplace("PL", "PLN", True, "eu"),
+    "A33AVAJ2PDY3EV": Marketplace("TR", "TRY", True, "eu"),
+    "ARBP9OOSHTCHU": Marketplace("EG", "EGP", True, "eu"),
+    "A2VIGQ35RCS4UG": Marketplace("AE", "AED", True, "eu"),
+    "A17E79C6D8DWNP": Marketplace("SA", "SAR", True, "eu"),
+    "A21TJRUUN4KGV": Marketplace("IN", "INR", True, "eu"),
+    "AE08WJ6YKNBMC": Marketplace("ZA", "ZAR", True, "eu"),
+    "A1VC38T7YXB528": Marketplace("JP", "JPY", True, "fe"),
+    "A39IBJ37TRP1C6": Marketplace("AU", "AUD", True, "fe"),
+    "A19VAU5U5O7RUS": Marketplace("SG", "SGD", True, "fe"),
 }
 
 _FULFILLED_BY = {"MERCHANT": "MFN", "AMAZON": "AFN"}

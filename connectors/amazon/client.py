@@ -38,6 +38,7 @@ import requests
 
 from hub.http import HttpClient, HttpError
 from hub.ratelimit import TokenBucket, limiters
+from mappings.amazon import MARKETPLACES as MAPPING_MARKETPLACES
 
 log = logging.getLogger("connectors.amazon")
 
@@ -67,32 +68,8 @@ REGIONS: dict[str, Region] = {
     "fe": Region("fe", "https://sellingpartnerapi-fe.amazon.com", "us-west-2", "Far East"),
 }
 
-#: marketplace id -> (country code, region)
-MARKETPLACES: dict[str, tuple[str, str]] = {
-    "A2EUQ1WTGCTBG2": ("CA", "na"),
-    "ATVPDKIKX0DER": ("US", "na"),
-    "A1AM78C64UM0Y8": ("MX", "na"),
-    "A2Q3Y263D00KWC": ("BR", "na"),
-    "A28R8C7NBKEWEA": ("IE", "eu"),
-    "A1RKKUPIHCS9HS": ("ES", "eu"),
-    "A1F83G8C2ARO7P": ("UK", "eu"),
-    "A13V1IB3VIYZZH": ("FR", "eu"),
-    "AMEN7PMS3EDWL": ("BE", "eu"),
-    "A1805IZSGTT6HS": ("NL", "eu"),
-    "A1PA6795UKMFR9": ("DE", "eu"),
-    "APJ6JRA9NG5V4": ("IT", "eu"),
-    "A2NODRKZP88ZB9": ("SE", "eu"),
-    "AE08WJ6YKNBMC": ("ZA", "eu"),
-    "A1C3SOZRARQ6R3": ("PL", "eu"),
-    "ARBP9OOSHTCHU": ("EG", "eu"),
-    "A33AVAJ2PDY3EV": ("TR", "eu"),
-    "A17E79C6D8DWNP": ("SA", "eu"),
-    "A2VIGQ35RCS4UG": ("AE", "eu"),
-    "A21TJRUUN4KGV": ("IN", "eu"),
-    "A19VAU5U5O7RUS": ("SG", "fe"),
-    "A39IBJ37TRP1C6": ("AU", "fe"),
-    "A1VC38T7YXB528": ("JP", "fe"),
-}
+#: marketplace id -> (country code, region), from the one table the mapping keeps
+MARKETPLACES: dict[str, tuple[str, str]] = {i: (m.country, m.region) for i, m in MAPPING_MARKETPLACES.items()}
 _MARKETPLACE_ID = re.compile(r"A[0-9A-Z]{6,20}")
 
 
