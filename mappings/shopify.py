@@ -143,12 +143,13 @@ from mappings.common import (
     country_code,
     currency_code,
     get_path,
+    identifier,
     integer,
     join_name,
     join_path,
     money,
     opt_str,
-    require,
+    order_object,
     split_tags,
     to_utc,
 )
@@ -243,8 +244,7 @@ def map_order(document: Any) -> Order:
 
 
 def _unwrap(document: Any) -> dict[str, Any]:
-    if not isinstance(document, dict):
-        raise MappingError("order", "not a JSON object")
+    document = order_object(document)
     if "id" not in document:
         if "order" in document:
             return as_object(document["order"], "order")
@@ -254,20 +254,10 @@ def _unwrap(document: Any) -> dict[str, Any]:
 
 
 def _order_id(value: Any) -> str:
-    if value is None:
-        raise MappingError("id", "missing")
-    if isinstance(value, bool):
-        raise MappingError("id", "not an order id")
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        # A GraphQL id of the same order (gid://shopify/Order/450789469) keys the same order.
-        prefix = "gid://shopify/Order/"
-        if text.startswith(prefix) and text[len(prefix) :].isdigit():
-            return text[len(prefix) :]
-        return text
-    raise MappingError("id", "not an order id")
+    text = identifier(value, "id")
+    # A GraphQL id of the same order (gid://shopify/Order/450789469) keys the same order.
+    prefix = "gid://shopify/Order/"
+    return text[len(prefix) :] if text.startswith(prefix) and text[len(prefix) :].isdigit() else text
 
 
 def _enum_text(value: Any, path: str) -> str | None:
@@ -354,7 +344,6 @@ def _lines(order: dict[str, Any], amounts: _Amounts) -> list[Line]:
 
 def _line(value: Any, path: str, amounts: _Amounts) -> Line:
     item = as_object(value, path)
-    line_id = require(item, "id", path)
     quantity = integer(item.get("quantity"), join_path(path, "quantity"), minimum=1)
     unit_price = amounts.read(item, "price", path)
 
@@ -391,7 +380,7 @@ def _line(value: Any, path: str, amounts: _Amounts) -> Line:
         raise MappingError(join_path(path, "name"), "missing (and no title)")
 
     return Line(
-        external_id=_line_id(line_id, join_path(path, "id")),
+        external_id=identifier(item.get("id"), join_path(path, "id")),
         sku=opt_str(item.get("sku"), join_path(path, "sku")),
         name=name,
         quantity=quantity,
@@ -400,15 +389,6 @@ def _line(value: Any, path: str, amounts: _Amounts) -> Line:
         tax=tax,
         total=unit_price * quantity - discount,
     )
-
-
-def _line_id(value: Any, path: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise MappingError(path, "not an id")
-    text = opt_str(value, path)
-    if text is None:
-        raise MappingError(path, "missing")
-    return text
 
 
 def _shipping_lines(order: dict[str, Any], amounts: _Amounts) -> tuple[list[ShippingLine], Decimal]:
