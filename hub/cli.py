@@ -20,6 +20,8 @@ from hub.mapping import mapping_of
 from hub.schemas import dump_order
 from hub.services.accounts import AccountError, create_token, create_user
 from hub.services.connections import create_connection, webhook_url
+from hub.shipping.document import dump_document
+from hub.shipping.model import ShippingDocument
 
 
 def _create_app(info: ScriptInfo | None = None) -> Flask:
@@ -203,4 +205,8 @@ def map_command(source: str, file: Path) -> None:
         )
     except (ValueError, ValidationError) as exc:
         fail(f"{source} {what}: {exc}", "hub map")
+    if isinstance(result, ShippingDocument):
+        for warning in result.warnings:
+            click.echo(warning, err=True)
+        result = dump_document(result)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
