@@ -387,3 +387,36 @@ class ChannelStockRule(Base):
     max_listed: Mapped[int | None] = mapped_column(Integer)
     floor: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SkuMapping(Base):
+    """One channel listing and the internal SKU it sells. ``sku_id`` is None while the
+    channel SKU is unmapped (orders holding it are flagged, never dropped). ``listing_id``
+    is the channel's handle for its stock (Shopify inventory item, Amazon listing, …)."""
+
+    __tablename__ = "sku_mappings"
+    __table_args__ = (UniqueConstraint("connection_id", "channel_sku"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    channel_sku: Mapped[str] = mapped_column(String(200))
+    product_id: Mapped[str | None] = mapped_column(String(100))
+    variant_id: Mapped[str | None] = mapped_column(String(100))
+    listing_id: Mapped[str | None] = mapped_column(String(200))
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id", ondelete="SET NULL"), index=True)
+    source: Mapped[str] = mapped_column(String(10), default="auto")  # auto | manual | csv
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class HubEvent(Base):
+    """Something that happened in the hub that others may want to hear of (``stock.low``,
+    ``shipment.status_changed``; later sent to outbound webhooks). ``key`` makes raising
+    the same event twice harmless."""
+
+    __tablename__ = "hub_events"
+    __table_args__ = (Index("ix_hub_events_topic_at", "topic", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
