@@ -420,3 +420,20 @@ class HubEvent(Base):
     key: Mapped[str] = mapped_column(String(300), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(Json)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# --- runs and outbox ---
+
+
+class AuditEntry(Base):
+    """Who did what by hand (retry or discard a dead letter, run a job now)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_target", "target_kind", "target_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    who: Mapped[str] = mapped_column(String(150))
+    action: Mapped[str] = mapped_column(String(50))
+    target_kind: Mapped[str] = mapped_column(String(30))  # inbox | outbox | connection
+    target_id: Mapped[int] = mapped_column(BigInteger)
+    detail: Mapped[str | None] = mapped_column(Text)
