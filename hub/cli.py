@@ -176,6 +176,19 @@ def token_create(name: str) -> None:
     click.echo(token)
 
 
+@main.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the scheduler alone (of several on one PostgreSQL database, only one acts)."""
+    from flask import current_app
+
+    from hub.scheduling import main as run_scheduler
+
+    if current_hub().db.pending_migrations():
+        fail("the database schema is not up to date: run `hub db upgrade` first")
+    run_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
 @main.command("map")
 @click.argument("source")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))

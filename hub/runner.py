@@ -103,16 +103,15 @@ def serve(host: str, port: int, sandbox: bool | None, scheduler: bool | None) ->
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     click.echo(f"Hub running at http://{host}:{port}/")
     click.echo(ensure_admin())
-    sched = None
+    stop_scheduler = None
     if hub.settings.scheduler if scheduler is None else scheduler:
-        from hub.scheduling import build_scheduler
+        from hub.scheduling import start_in_background
 
-        sched = build_scheduler(app)
-        sched.start()
+        stop_scheduler = start_in_background(app)
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
-        if sched is not None:
-            sched.shutdown(wait=False)
+        if stop_scheduler is not None:
+            stop_scheduler.set()
         for s in sandboxes:
             s.stop()

@@ -1,9 +1,11 @@
 """The scheduler: turns each connection's schedule into APScheduler jobs.
 
-``hub run`` starts it inside the web process; ``python scheduler.py`` runs it alone.
-Jobs never overlap themselves (``max_instances=1``), missed runs coalesce into one, and
-a disabled connection has no jobs. The job list follows the connections table: a
-refresh every ``REFRESH_SECONDS`` adds, changes and removes jobs.
+``hub run`` starts it inside the web process; ``hub scheduler`` (or ``python scheduler.py``)
+runs it alone. Of several schedulers on one PostgreSQL database only the one holding the
+advisory lock acts (``hub.leader``). Jobs never overlap themselves (``max_instances=1``),
+missed runs coalesce into one, and a disabled (paused) connection has no jobs and runs
+nothing. Every run is recorded (``hub.runs``). The job list follows the connections table:
+a refresh every ``REFRESH_SECONDS`` adds, changes and removes jobs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from hub.jobs import (
     process_inbox,
     prune_call_log,
 )
+from hub.leader import RETRY_SECONDS, Leadership, lead
+from hub.runs import record_run
 
 log = logging.getLogger("hub.scheduler")
 REFRESH_SECONDS = 15
@@ -52,6 +56,18 @@ def connection_jobs(connection: t.Connection) -> dict[str, tuple[Any, int]]:
     return jobs
 
 
+def run_scheduled(app: Flask, job: str, func: Any, connection_id: int | None = None) -> Any:
+    """One recorded run of a job; a connection paused since the job was planned runs nothing."""
+    db = app.extensions["hub"].db
+    if connection_id is not None:
+        with db.session() as session:
+            conn = session.get(t.Connection, connection_id)
+            if conn is None or not conn.enabled:
+                return None
+        return record_run(db, job, connection_id, lambda: func(app, connection_id))
+    return record_run(db, job, None, lambda: func(app))
+
+
 def refresh_jobs(scheduler: BackgroundScheduler, app: Flask) -> None:
     with app.extensions["hub"].db.session() as session:
         connections = list(session.scalars(select(t.Connection)))
@@ -72,10 +88,10 @@ def refresh_jobs(scheduler: BackgroundScheduler, app: Flask) -> None:
             continue
         first_run = {} if existing else {"next_run_time": _now()}
         scheduler.add_job(
-            func,
+            run_scheduled,
             "interval",
             seconds=seconds,
-            args=[app, conn_id],
+            args=[app, job_id.partition(":")[0], func, conn_id],
             id=job_id,
             replace_existing=True,
             **first_run,
@@ -92,8 +108,17 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
     )
-    scheduler.add_job(prune_call_log, "interval", hours=1, args=[app], id="prune_call_log", jitter=60)
-    scheduler.add_job(process_inbox, "interval", seconds=30, args=[app], id="process_inbox")
+    scheduler.add_job(
+        run_scheduled, "interval", hours=1, args=[app, "prune_call_log", prune_call_log], id="prune_call_log"
+    )
+    scheduler.add_job(
+        run_scheduled,
+        "interval",
+        seconds=30,
+        args=[app, "process_inbox", process_inbox],
+        id="process_inbox",
+        next_run_time=_now(),
+    )
     scheduler.add_job(
         refresh_jobs,
         "interval",
@@ -105,15 +130,33 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
     return scheduler
 
 
-def main() -> None:
-    from hub.app import create_app
+def run_leading(app: Flask, stop: threading.Event, retry_seconds: float = RETRY_SECONDS) -> None:
+    """Run the scheduler whenever this process leads, until ``stop`` is set."""
 
-    app = create_app()
-    scheduler = build_scheduler(app)
+    def start() -> BackgroundScheduler:
+        scheduler = build_scheduler(app)
+        scheduler.start()
+        return scheduler
+
+    def stop_running(scheduler: BackgroundScheduler) -> None:
+        scheduler.shutdown(wait=True)
+
+    lead(Leadership(app.extensions["hub"].db.engine), start, stop_running, stop, retry_seconds)
+
+
+def start_in_background(app: Flask) -> threading.Event:
+    """The scheduler on a thread of this process (``hub run``); set the event to stop it."""
+    stop = threading.Event()
+    threading.Thread(target=run_leading, args=(app, stop), name="hub-scheduler", daemon=True).start()
+    return stop
+
+
+def main(app: Flask | None = None) -> None:
+    if app is None:
+        from hub.app import create_app
+
+        app = create_app()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    scheduler.start()
-    log.info("scheduler running")
-    stop.wait()
-    scheduler.shutdown()
+    run_leading(app, stop)
