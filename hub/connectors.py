@@ -66,6 +66,20 @@ class FieldSpec:
         return self.type == "secret"
 
 
+def notify_customer_field(channel_action: str) -> FieldSpec:
+    """The per-connection switch: whether the channel e-mails the customer when the hub
+    sends a shipment's tracking (passed with every fulfilment push)."""
+    return FieldSpec(
+        "notify_customer",
+        "E-mail the customer when the hub sends tracking",
+        type="boolean",
+        group="settings",
+        required=False,
+        default=False,
+        help=f"The channel sends its own shipping e-mail ({channel_action}).",
+    )
+
+
 class FieldError(ValueError):
     """Validation failed; ``errors`` maps field name to message."""
 

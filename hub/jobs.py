@@ -71,3 +71,74 @@ def check_webhooks(app: Flask, connection_id: int) -> list[str]:
     if created:
         log.info("connection %s: webhook subscriptions created or re-activated: %s", connection_id, created)
     return created
+
+
+def push_tracking(app: Flask, connection_id: int) -> dict[str, int]:
+    """Send a channel connection's due fulfilment pushes (tracking push-back, the outbox)."""
+    from hub.pushback import send_due
+
+    hub = _hub(app)
+    return send_due(hub.db, hub.box, hub.settings.public_url, connection_id)
+
+
+def refresh_tracking(app: Flask, connection_id: int) -> dict[str, int]:
+    """Poll a carrier connection's due shipments (batches of its ``track_batch_size``)."""
+    from hub.shipping.tracking import refresh_tracking as refresh
+
+    hub = _hub(app)
+    return refresh(hub.db, hub.box, hub.settings.public_url, connection_id).counts()
+
+
+def reconcile_labels(app: Flask, connection_id: int) -> dict[str, int]:
+    """Settle a carrier connection's label purchases whose answer was lost (never buys twice)."""
+    from hub.shipping.labels import reconcile, unsettled_purchases
+
+    hub = _hub(app)
+    states: dict[str, int] = {}
+    for purchase_id in unsettled_purchases(hub.db, connection_id):
+        state = reconcile(hub.db, hub.box, hub.settings.public_url, purchase_id)
+        states[state] = states.get(state, 0) + 1
+    return states
+
+
+#: seconds between a carrier connection's tracking polls and label reconciliations
+CARRIER_SCHEDULE = {"refresh_tracking": 300, "reconcile_labels": 120}
+
+
+def carrier_jobs(connection_id: int, cls: Any, schedule: dict[str, Any]) -> dict[str, tuple[Any, int]]:
+    """The scheduled jobs of a carrier connection (none for a channel)."""
+    from hub.connectors import Capability
+
+    if getattr(cls, "kind", None) != "carrier":
+        return {}
+    every = {**CARRIER_SCHEDULE, **schedule}
+    jobs: dict[str, tuple[Any, int]] = {}
+    if Capability.TRACKING_POLL in cls.capabilities:
+        jobs[f"refresh_tracking:{connection_id}"] = (refresh_tracking, int(every["refresh_tracking"]))
+    if Capability.LABELS in cls.capabilities:
+        jobs[f"reconcile_labels:{connection_id}"] = (reconcile_labels, int(every["reconcile_labels"]))
+    return jobs
+
+
+def push_inventory(app: Flask, connection_id: int) -> Any:
+    """Send a connection's queued stock pushes (hub.inventory.sender)."""
+    from hub.inventory.sender import push_stock
+
+    hub = _hub(app)
+    return push_stock(hub.db, hub.box, hub.settings.public_url, connection_id)
+
+
+def reconcile_inventory(app: Flask, connection_id: int) -> Any:
+    """Read a connection's stock and correct drift (hub.inventory.reconcile; inflow mode)."""
+    from hub.inventory.reconcile import reconcile_stock
+
+    hub = _hub(app)
+    report = reconcile_stock(hub.db, hub.box, hub.settings.public_url, connection_id)
+    if report.changed:
+        log.info(
+            "connection %s: stock reconciled, %s taken in, %s pushed",
+            connection_id,
+            report.inflows,
+            report.pushes,
+        )
+    return report

@@ -22,18 +22,20 @@ from sqlalchemy import select
 from hub import tables as t
 from hub.connectors import Capability, get_connector
 from hub.jobs import (
+    carrier_jobs,
     check_webhooks,
     drain_notifications,
     poll_connection_orders,
     process_inbox,
     prune_call_log,
+    push_tracking,
 )
 from hub.leader import RETRY_SECONDS, Leadership, lead
 from hub.runs import record_run
 
 log = logging.getLogger("hub.scheduler")
 REFRESH_SECONDS = 15
-DEFAULTS = {"poll_orders": 60, "check_webhooks": 3600, "drain_notifications": 30}
+DEFAULTS = {"poll_orders": 60, "check_webhooks": 3600, "drain_notifications": 30, "push_tracking": 30}
 
 
 def connection_jobs(connection: t.Connection) -> dict[str, tuple[Any, int]]:
@@ -51,8 +53,11 @@ def connection_jobs(connection: t.Connection) -> dict[str, tuple[Any, int]]:
             drain_notifications,
             int(schedule["drain_notifications"]),
         )
+    if Capability.FULFILMENT_PUSH in cls.capabilities:
+        jobs[f"push_tracking:{connection.id}"] = (push_tracking, int(schedule["push_tracking"]))
     if Capability.ORDERS_WEBHOOK in cls.capabilities and cls.manages_webhooks:
         jobs[f"check_webhooks:{connection.id}"] = (check_webhooks, int(schedule["check_webhooks"]))
+    jobs.update(carrier_jobs(connection.id, cls, connection.schedule or {}))
     return jobs
 
 

@@ -34,6 +34,7 @@ from hub.connectors import (
     TestResult,
     WebhookAction,
     WebhookDelivery,
+    notify_customer_field,
 )
 from hub.http import HttpError
 
@@ -150,14 +151,7 @@ class MagentoConnector(Connector):
             default="default",
             help="MSI source code shipments deduct from (ignored on legacy stock).",
         ),
-        FieldSpec(
-            "notify_customer",
-            "Email the customer when the hub creates a shipment",
-            type="boolean",
-            group="settings",
-            required=False,
-            default=False,
-        ),
+        notify_customer_field("Magento's shipment e-mail, sent with the shipment's notify flag"),
         FieldSpec(
             "page_size",
             "Orders per request",
@@ -404,7 +398,7 @@ class MagentoConnector(Connector):
         order = self._order(shipment.order_external_id)
         order_id = int(order["entity_id"])
         mark = f"[hub shipment {shipment.key}]"
-        notify = bool(self.ctx.settings.get("notify_customer", shipment.notify_customer))
+        notify = shipment.notify_customer
         code, default_title = CARRIERS.get(shipment.carrier, (CUSTOM_CARRIER, ""))
         track = {
             "track_number": shipment.tracking_number,

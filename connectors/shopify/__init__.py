@@ -23,6 +23,7 @@ from hub.connectors import (
     TestResult,
     WebhookAction,
     WebhookDelivery,
+    notify_customer_field,
 )
 from hub.http import HttpError
 from hub.ratelimit import TokenBucket, limiters
@@ -95,6 +96,7 @@ class ShopifyConnector(Connector):
             required=False,
             help="The first sync fetches orders updated since this date.",
         ),
+        notify_customer_field("Shopify's shipping confirmation, sent with notify_customer"),
     )
 
     @classmethod

@@ -61,6 +61,7 @@ class WooCommerceConnector(hc.Connector):
             "requests_in_flight", "Requests at once", default=IN_FLIGHT, check=_between(1, 20), **SETTING
         ),
         FieldSpec("backfill_since", "Import orders since", type="date", group="settings", required=False),
+        hc.notify_customer_field("a customer note, which WooCommerce e-mails"),
     )
 
     @classmethod
@@ -226,10 +227,12 @@ class WooCommerceConnector(hc.Connector):
             if replaced != found["tracking_id"] and any(i.get("tracking_id") == replaced for i in items):
                 http.delete(f"{path}/{replaced}")
             return str(found["tracking_id"])
-        notes = http.get(f"orders/{oid}/notes", params={"type": "customer"}).json()
+        kind = "customer" if shipment.notify_customer else "internal"  # a customer note is e-mailed
+        notes = http.get(f"orders/{oid}/notes", params={"type": kind}).json()
         found = next((n for n in notes if number in str(n.get("note"))), None)
         if found is None:
             link = f": {shipment.tracking_url}" if shipment.tracking_url else ""
             note = f"Shipped with {shipment.carrier_name}, tracking number {number}{link}"
-            found = http.post(f"orders/{oid}/notes", json={"note": note, "customer_note": True}).json()
+            body = {"note": note, "customer_note": shipment.notify_customer}
+            found = http.post(f"orders/{oid}/notes", json=body).json()
         return f"note:{found['id']}"

@@ -421,14 +421,13 @@ def push(**kw: Any) -> ShipmentPush:
 
 
 @responses.activate
-def test_shipment_is_created_with_tracks_source_and_the_connections_notify_flag() -> None:
+def test_shipment_is_created_with_tracks_source_and_the_pushs_notify_flag() -> None:
     responses.get(BASE + "orders/9", json=ORDER)
     responses.get(BASE + "shipments", json=search_body([], 0))
     responses.get(BASE + "inventory/sources", json=SOURCES)
     responses.post(BASE + "order/9/ship", json=SHIP["response"])
-    result = connector(notify_customer=True, shipment_source="east").push_fulfilment(
-        push(notify_customer=False)
-    )
+    # the core passes the connection's notify_customer setting with every push
+    result = connector(shipment_source="east").push_fulfilment(push(notify_customer=True))
     assert (result.outcome, result.channel_ref) == ("created", "5")
     body = json.loads(responses.calls[-1].request.body)
     assert body["items"] == [{"order_item_id": 16, "qty": 2}, {"order_item_id": 18, "qty": 1}]

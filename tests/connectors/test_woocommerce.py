@@ -4,6 +4,7 @@ modes, the per-connection limits, the ping, signatures, batch limits."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -522,7 +523,9 @@ def test_push_with_shipment_tracking_then_completed_then_nothing_twice() -> None
 
 
 @responses.activate
-def test_push_without_the_extension_adds_one_customer_note() -> None:
+@pytest.mark.parametrize(("notify", "kind"), [(True, "customer"), (False, "internal")])
+def test_push_without_the_extension_adds_one_note(notify: bool, kind: str) -> None:
+    """A customer note is e-mailed by WooCommerce: only when the connection says to notify."""
     responses.get(BASE + "orders/727", json=ORDER)
     responses.get(TRACKING_BASE, status=404, json={"code": "rest_no_route"})
     responses.get(
@@ -530,14 +533,14 @@ def test_push_without_the_extension_adds_one_customer_note() -> None:
     )
     responses.post(BASE + "orders/727/notes", json={"id": 77}, status=201)
     responses.put(BASE + "orders/727", json=ORDER)
-    result = connector().push_fulfilment(PUSH)
+    result = connector().push_fulfilment(dataclasses.replace(PUSH, notify_customer=notify))
     assert (result.outcome, result.channel_ref) == ("created", "note:77")
     note = json.loads(next(c.request.body for c in responses.calls if c.request.method == "POST"))
-    assert note["customer_note"] is True
+    assert note["customer_note"] is notify
     assert (
         "UPS" in note["note"] and PUSH.tracking_number in note["note"] and PUSH.tracking_url in note["note"]
     )
-    assert responses.calls[2].request.params == {"type": "customer"}
+    assert responses.calls[2].request.params == {"type": kind}
 
 
 @responses.activate

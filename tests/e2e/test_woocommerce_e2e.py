@@ -271,6 +271,7 @@ def test_fulfilment_push_twice_adds_once(hub: LiveHub, tracking: bool) -> None:
             carrier_name="UPS",
             tracking_number="1Z999AA10123456784",
             tracking_url="https://www.ups.com/track?tracknum=1Z999AA10123456784",
+            notify_customer=True,  # the connection e-mails the customer: a customer note
         )
         first = connector(hub, cid).push_fulfilment(push)
         second = connector(hub, cid).push_fulfilment(push)

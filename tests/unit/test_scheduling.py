@@ -29,12 +29,18 @@ def seconds(jobs: dict) -> dict[str, int]:
 
 
 def test_jobs_follow_capabilities_and_declarations() -> None:
-    assert seconds(connection_jobs(conn("shopify"))) == {"poll_orders:1": 60, "check_webhooks:1": 3600}
-    assert seconds(connection_jobs(conn("woocommerce"))) == {"poll_orders:1": 60, "check_webhooks:1": 900}
-    assert seconds(connection_jobs(conn("magento"))) == {"poll_orders:1": 60}, "no subscriptions to check"
-    assert seconds(connection_jobs(conn("amazon"))) == {"poll_orders:1": 300}, "no queue: nothing to drain"
+    push = {"push_tracking:1": 30}
+    assert seconds(connection_jobs(conn("shopify"))) == {"poll_orders:1": 60, "check_webhooks:1": 3600} | push
+    assert (
+        seconds(connection_jobs(conn("woocommerce"))) == {"poll_orders:1": 60, "check_webhooks:1": 900} | push
+    )
+    magento = seconds(connection_jobs(conn("magento")))
+    assert magento == {"poll_orders:1": 60} | push, "no subscriptions to check"
+    assert seconds(connection_jobs(conn("amazon"))) == {"poll_orders:1": 300} | push, (
+        "no queue: nothing to drain"
+    )
     with_queue = conn("amazon", settings={"sqs_queue_url": "https://sqs.example/q"})
-    assert seconds(connection_jobs(with_queue)) == {"poll_orders:1": 300, "drain_notifications:1": 30}
+    assert seconds(connection_jobs(with_queue)) == {"poll_orders:1": 300, "drain_notifications:1": 30} | push
 
 
 def test_a_paused_connection_runs_nothing_and_its_own_schedule_wins() -> None:
@@ -55,11 +61,12 @@ def test_refresh_adds_changes_and_removes_jobs(app: Flask, hub_db: Database) -> 
 
 def check_refresh(scheduler: BackgroundScheduler, app: Flask, hub_db: Database) -> None:
     refresh_jobs(scheduler, app)
-    assert {j.id for j in scheduler.get_jobs()} == {"poll_orders:1"}
+    assert {j.id for j in scheduler.get_jobs()} == {"poll_orders:1", "push_tracking:1"}
     with hub_db.session() as session:
         session.execute(update(t.Connection).values(schedule={"poll_orders": 120}))
     refresh_jobs(scheduler, app)
     assert scheduler.get_job("poll_orders:1").trigger.interval.total_seconds() == 120
+    assert scheduler.get_job("push_tracking:1").trigger.interval.total_seconds() == 30
     with hub_db.session() as session:
         session.execute(update(t.Connection).values(enabled=False))
     refresh_jobs(scheduler, app)
