@@ -310,6 +310,8 @@ class Connector:
 
     #: seconds between runs of the scheduled jobs, where a connector differs from the defaults
     schedule_defaults: ClassVar[dict[str, int]] = {}
+    #: the shortest interval a merchant may set per job (a channel's rate limits allow no faster)
+    schedule_minimums: ClassVar[dict[str, int]] = {}
 
     @classmethod
     def rate_limit(cls, settings: Mapping[str, Any]) -> tuple[float, float] | None:

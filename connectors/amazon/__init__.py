@@ -60,6 +60,9 @@ class AmazonConnector(Connector):
     manages_webhooks = False
     #: searchOrders refills one call per 3 minutes: a poll every 5 minutes keeps its burst for backfills
     schedule_defaults: ClassVar[dict[str, int]] = {"poll_orders": 300, "drain_notifications": 30}
+    #: getOrders restores one request a minute (burst 20): polling more often than every two
+    #: minutes would keep the burst spent and leave no room for a backfill's pages
+    schedule_minimums: ClassVar[dict[str, int]] = {"poll_orders": 120}
     #: ``module:callable`` the scheduler runs as ``(db, box, public_url, connection_id)`` for a
     #: connection with a queue (``wants_notifications``): ORDER_CHANGE from SQS
     notifications: ClassVar[str | None] = "connectors.amazon.notifications:drain_queue"

@@ -33,12 +33,16 @@ def _load_user(user_id: str) -> WebUser | None:
 def register_web(app: Flask) -> None:
     from hub.web.auth import bp as auth_bp
     from hub.web.connections import bp as connections_bp
+    from hub.web.operations import banner
+    from hub.web.operations import bp as operations_bp
     from hub.web.orders import bp as orders_bp
 
     login_manager.init_app(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(connections_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(operations_bp)
+    app.context_processor(banner)
 
     @app.get("/")
     def index() -> Response:
