@@ -125,7 +125,10 @@ def field_views(box: SecretBox, connection: t.Connection | None, cls: type[Conne
 
 
 def webhook_url(public_url: str, connection: t.Connection) -> str:
-    return f"{public_url.rstrip('/')}/webhooks/{connection.connector}/{connection.webhook_key}"
+    """Where the outside system posts: channels to ``/webhooks/<connector>/<key>``, carriers to
+    ``/webhooks/carriers/<carrier>/<key>`` (tracking updates go to shipments)."""
+    prefix = "/webhooks/carriers" if connection.kind == "carrier" else "/webhooks"
+    return f"{public_url.rstrip('/')}{prefix}/{connection.connector}/{connection.webhook_key}"
 
 
 def build_connector(
