@@ -116,6 +116,8 @@ class Label:
     currency: str | None = None
     #: one per parcel where the carrier numbers parcels separately (first = tracking_number)
     parcel_tracking_numbers: tuple[str, ...] = ()
+    #: the carrier that moves the parcel, as channels name it, where an aggregator (EasyPost) sold the label
+    carrier_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,3 +159,10 @@ class ShippingDocument:
     quotes: tuple[RateQuote, ...] = ()
     trackers: tuple[Tracker, ...] = ()
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrackersChanged:
+    """A carrier webhook brought these trackers (the inbox merges them into the shipments)."""
+
+    trackers: tuple[Tracker, ...]
