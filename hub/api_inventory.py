@@ -3,7 +3,9 @@
 
 - ``GET /api/v1/inventory`` (``q`` in SKU or name, ``limit`` up to 200, ``cursor``): SKUs in
   SKU order, each with its locations, totals and what each channel is shown;
-- ``GET /api/v1/inventory/<sku>``: one SKU;
+- ``GET /api/v1/inventory/<sku>``: one SKU, with ``channel_sync`` (per channel the quantity
+  published now, the last one pushed and when, a queued push, the drift) and ``low_stock``
+  (reorder point, whether at or under it and since when, units sold in 30 days, days of cover);
 - ``PATCH /api/v1/inventory/<sku>``: ``{"location": code, "on_hand": n}`` (a count) or
   ``{"location": code, "adjust": ±n, "reason": text}``. An ``Idempotency-Key`` header makes a
   retried request change nothing more. Bad input is a 400 naming the field and changes
@@ -26,6 +28,7 @@ from hub.app import current_hub
 from hub.connectors import FieldError
 from hub.inventory.queries import list_skus, sku_documents
 from hub.inventory.stock import InventoryError, adjust, set_on_hand
+from hub.inventory.stockview import stock_documents
 from hub.services.orders import parse_limit
 
 inventory_api = Blueprint("inventory_api", __name__, url_prefix="/api/v1/inventory")
@@ -83,7 +86,7 @@ def inventory_show(sku: str) -> Response | tuple[Response, int]:
         row = _sku(session, sku)
         if row is None:
             return error(404, "not_found", f"no SKU {sku!r}")
-        return jsonify(sku_documents(session, [row])[0])
+        return jsonify(stock_documents(session, [row])[0])  # + channel_sync and low_stock
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 The same order ingested twice gives one row and one history entry; an older
 ``updated_at`` never overwrites a newer one; a real change adds a history entry
 listing the changed fields. Works inside the caller's transaction, so a poll can
-commit a page of orders and move its cursor atomically.
+commit a page of orders and move its cursor atomically; the orders' stock (reservations,
+releases, shipped units: ``hub.inventory.ingested``) changes in that same transaction.
 
 Concurrency: every order is first written with ``INSERT … ON CONFLICT DO NOTHING``
 (which on SQLite also takes the write lock at once, so no reader-to-writer upgrade
@@ -23,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub import tables as t
+from hub.inventory.ingested import stock_after_ingest
 from hub.model import Address, Order
 from hub.orderdiff import changed_fields
 from hub.schemas import dump_order
@@ -145,6 +147,10 @@ def ingest_orders(
     for start in range(0, len(batch), _CHUNK):
         results.extend(_ingest_chunk(session, connection_id, batch[start : start + _CHUNK], now))
     ids = {r.external_id: r.order_id for r in results}
+    orders = {i.order.external_id: i.order for i in batch}
+    stock_after_ingest(
+        session, connection_id, {r.order_id: (orders[r.external_id], r.outcome) for r in results}
+    )
     results.extend(IngestResult(i.order.external_id, ids[i.order.external_id], "stale") for i in older)
     return results
 

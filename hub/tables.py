@@ -298,6 +298,9 @@ class Sku(Base):
     sku: Mapped[str] = mapped_column(String(200), unique=True)
     name: Mapped[str | None] = mapped_column(String(300))
     reorder_point: Mapped[int | None] = mapped_column(Integer)
+    # since when available has been at or under the reorder point (None: above it); one
+    # ``stock.low`` event per crossing is keyed on it (hub.inventory.lowstock)
+    low_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -437,3 +440,52 @@ class AuditEntry(Base):
     target_kind: Mapped[str] = mapped_column(String(30))  # inbox | outbox | connection
     target_id: Mapped[int] = mapped_column(BigInteger)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+# --- inventory sync ---
+
+
+class StockPublication(Base):
+    """The last quantity the hub published for one channel listing at one channel location,
+    and when. A channel-side change is read against it: ``on_hand += channel_now - quantity``
+    (hub.inventory.inflow), never a blind overwrite."""
+
+    __tablename__ = "stock_publications"
+    __table_args__ = (UniqueConstraint("connection_id", "channel_sku", "location"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    channel_sku: Mapped[str] = mapped_column(String(200))
+    location: Mapped[str] = mapped_column(String(100))  # the channel's location id
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: what the channel should show now: ``quantity`` less the sales it took after the publish
+    expected: Mapped[int] = mapped_column(Integer)
+    #: when the last channel reading was taken in (it set ``expected``)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: units readings took off ``on_hand`` that orders created before ``read_at`` may still
+    #: explain (their sale was in the reading): given back when those orders arrive
+    absorbed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StockPush(Base):
+    """A channel listing whose published quantity is to be sent (hub.inventory.outbox): one row
+    per (connection, channel SKU), however many changes queued it; the value is computed when
+    it is sent. ``generation`` grows with every change, so a change made during a send keeps
+    the row for the next one."""
+
+    __tablename__ = "stock_pushes"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "channel_sku"),
+        Index("ix_stock_pushes_state_next", "state", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    channel_sku: Mapped[str] = mapped_column(String(200))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | failed | dead
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -57,6 +57,7 @@ class AmazonConnector(Connector):
     mapping_module = "mappings.amazon"
     sandbox = "connectors.amazon.sandbox:AmazonSandbox"
     capabilities = frozenset({Capability.ORDERS_POLL, Capability.INVENTORY_WRITE, Capability.FULFILMENT_PUSH})
+    default_stock_location = "DEFAULT"  #: merchant-fulfilled quantity (hub.inventory.sender)
     manages_webhooks = False
     #: searchOrders refills one call per 3 minutes: a poll every 5 minutes keeps its burst for backfills
     schedule_defaults: ClassVar[dict[str, int]] = {"poll_orders": 300, "drain_notifications": 30}

@@ -44,6 +44,7 @@ class WooCommerceConnector(hc.Connector):
     mapping_module = "mappings.woocommerce"
     sandbox = "connectors.woocommerce.sandbox:WooCommerceSandbox"
     capabilities = frozenset(map(Capability, CAPABILITIES))
+    default_stock_location = LOCATION  #: where the hub's stock pushes go (hub.inventory.sender)
     #: a disabled webhook is back within 15 minutes; the 60 s reconciliation poll covers the gap
     schedule_defaults: ClassVar[dict[str, int]] = {"check_webhooks": 900}
     notes = (

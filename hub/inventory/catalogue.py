@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import Table
 
 from hub import tables as t
+from hub.inventory.outbox import enqueue_push
 from hub.inventory.publish import DEFAULT_RULES, ChannelRules
 from hub.inventory.routing import Place
 
@@ -93,8 +94,13 @@ def rules_of(row: t.ChannelStockRule | None) -> ChannelRules:
     return ChannelRules(row.buffer_units, row.percent, row.max_listed, row.floor)
 
 
-def set_channel_rules(session: Session, connection_id: int, rules: ChannelRules) -> None:
+def set_channel_rules(session: Session, connection_id: int, rules: ChannelRules) -> int:
+    """Set a channel's rules. New rules change every published quantity of that channel, so
+    a change queues a push of every SKU it sells to it, in the caller's transaction; returns
+    how many listings were queued (0 when the rules were already these)."""
     row = session.scalar(select(t.ChannelStockRule).where(t.ChannelStockRule.connection_id == connection_id))
+    if rules_of(row) == rules:
+        return 0
     if row is None:
         row = t.ChannelStockRule(connection_id=connection_id)
         session.add(row)
@@ -103,3 +109,4 @@ def set_channel_rules(session: Session, connection_id: int, rules: ChannelRules)
     row.max_listed = rules.max_listed
     row.floor = rules.floor
     session.flush()
+    return enqueue_push(session, session.scalars(select(t.Sku.id)).all(), connection_id=connection_id)

@@ -16,6 +16,8 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub import tables as t
+from hub.inventory.lowstock import check_low_stock
+from hub.inventory.outbox import enqueue_push
 from hub.inventory.publish import available
 
 ORDERS = t.Order.__table__
@@ -43,7 +45,9 @@ def take_write_lock(session: Session) -> None:
 
 def lock_orders(session: Session, order_ids: list[int]) -> dict[int, Any]:
     rows = session.execute(
-        select(ORDERS.c.id, ORDERS.c.number, ORDERS.c.status, ORDERS.c.fulfillment_status)
+        select(
+            ORDERS.c.id, ORDERS.c.connection_id, ORDERS.c.number, ORDERS.c.status, ORDERS.c.fulfillment_status
+        )
         .where(ORDERS.c.id.in_(order_ids))
         .order_by(ORDERS.c.id)
         .with_for_update()
@@ -257,3 +261,6 @@ class Ledger:
             )
         if self.adjustments:
             s.execute(insert(ADJUSTMENTS), self.adjustments)
+        if changed:  # the channels are told, in this same transaction
+            enqueue_push(s, {lv.sku_id for lv in changed})
+            check_low_stock(s, {lv.sku_id for lv in changed})  # a stock.low event once per crossing

@@ -17,6 +17,7 @@ from hub import tables as t
 from hub.connectors import FieldError
 from hub.inventory.catalogue import rules_of
 from hub.inventory.publish import available, published_quantity, sellable
+from hub.inventory.skumap import resolve_channel_skus
 
 LINES = t.OrderLine.__table__
 RESERVATIONS = t.Reservation.__table__
@@ -73,6 +74,29 @@ def _status(sku: str | None, known: bool, units: dict[str, int]) -> str:
     return "fulfilled" if shipped else "pending"
 
 
+def _resolved_lines(session: Session, order_ids: list[int], lines: Sequence[Any]) -> set[tuple[int, str]]:
+    """(order id, line SKU) of the lines whose SKU resolves to a catalogue SKU through the order's
+    connection's SKU mapping (as ``hub.inventory.stock.reserve_orders`` resolves them)."""
+    connection_of = dict(
+        session.execute(select(t.Order.id, t.Order.connection_id).where(t.Order.id.in_(order_ids))).all()
+    )
+    codes: dict[int, set[str]] = defaultdict(set)
+    for line in lines:
+        if (line.sku or "").strip():
+            codes[connection_of[line.order_id]].add(line.sku.strip())
+    resolved = {
+        (connection_id, code)
+        for connection_id, wanted in codes.items()
+        for code, sku_id in resolve_channel_skus(session, connection_id, sorted(wanted)).items()
+        if sku_id is not None
+    }
+    return {
+        (line.order_id, line.sku.strip())
+        for line in lines
+        if (line.sku or "").strip() and (connection_of[line.order_id], line.sku.strip()) in resolved
+    }
+
+
 def orders_stock(session: Session, order_ids: Iterable[int]) -> dict[int, OrderStock]:
     ids = sorted(set(order_ids))
     lines = session.execute(
@@ -80,11 +104,7 @@ def orders_stock(session: Session, order_ids: Iterable[int]) -> dict[int, OrderS
         .where(LINES.c.order_id.in_(ids))
         .order_by(LINES.c.order_id, LINES.c.position)
     ).all()
-    known = set(
-        session.scalars(
-            select(t.Sku.sku).where(t.Sku.sku.in_({(line.sku or "").strip() for line in lines} - {""}))
-        )
-    )
+    known = _resolved_lines(session, ids, lines)
     codes = dict(session.execute(select(t.Location.id, t.Location.code)).all())
     units: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     where: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
@@ -110,7 +130,7 @@ def orders_stock(session: Session, order_ids: Iterable[int]) -> dict[int, OrderS
                 restocked=counts["restocked"],
                 released=counts["released"],
                 locations=tuple(where[key].items()),
-                status=_status(sku, sku in known, counts),
+                status=_status(sku, (line.order_id, sku) in known, counts),
             )
         )
     return {i: OrderStock(i, tuple(lines_)) for i, lines_ in result.items()}

@@ -46,9 +46,12 @@ from hub.inventory.ledger import (
     lock_orders,
     take_write_lock,
 )
+from hub.inventory.lowstock import check_low_stock
+from hub.inventory.outbox import enqueue_push
 from hub.inventory.publish import available
 from hub.inventory.queries import OrderStock, orders_stock
 from hub.inventory.routing import Place, ShipTo, route_line
+from hub.inventory.skumap import resolve_channel_skus
 
 LINES = t.OrderLine.__table__
 ADDRESSES = t.OrderAddress.__table__
@@ -68,13 +71,22 @@ class InventoryError(ValueError):
 # --- orders --------------------------------------------------------------------------
 
 
-def resolve_skus(session: Session, codes: Iterable[str]) -> dict[str, int]:
-    """Order-line SKU → catalogue id, for the SKUs the catalogue has (exact match after
-    trimming). The place where channel SKU mapping will plug in."""
-    wanted = sorted({c.strip() for c in codes if c and c.strip()})
-    if not wanted:
-        return {}
-    return dict(session.execute(select(SKUS.c.sku, SKUS.c.id).where(SKUS.c.sku.in_(wanted))).all())
+def resolve_line_skus(session: Session, lines: Iterable[tuple[int, str | None]]) -> dict[int, dict[str, int]]:
+    """Connection id → {order-line SKU (trimmed) → catalogue id}, through that connection's SKU
+    mapping (``hub.inventory.skumap.resolve_channel_skus``: its mapping when it names a SKU, else
+    the exact internal SKU); line SKUs nothing resolves are left out."""
+    per_connection: dict[int, set[str]] = {}
+    for connection_id, code in lines:
+        if code and code.strip():
+            per_connection.setdefault(connection_id, set()).add(code.strip())
+    return {
+        connection_id: {
+            code: sku_id
+            for code, sku_id in resolve_channel_skus(session, connection_id, sorted(codes)).items()
+            if sku_id is not None
+        }
+        for connection_id, codes in sorted(per_connection.items())
+    }
 
 
 def _wanted_lines(lines: Iterable[Any], sku_ids: Mapping[str, int]) -> dict[str, tuple[int | None, int]]:
@@ -102,7 +114,8 @@ def reserve_orders(session: Session, order_ids: Iterable[int]) -> dict[int, Orde
     one that disappeared (or changed SKU) gives back its holds, and a line released by
     ``release_order`` (a refund or cancellation) stays released.
     A cancelled order's holds are released. Other orders (completed, fulfilled) get nothing
-    new. Lines without a SKU, or with one the catalogue does not know, are not managed.
+    new. A line's SKU is the channel's: it resolves through its connection's SKU mapping, else
+    to the equal internal SKU; lines without a SKU, or with one nothing resolves, are not managed.
     """
     ids = sorted(set(order_ids))
     if not ids:
@@ -122,11 +135,12 @@ def reserve_orders(session: Session, order_ids: Iterable[int]) -> dict[int, Orde
             )
         )
     }
-    sku_ids = resolve_skus(session, (line.sku for line in lines if line.sku))
-    book = Ledger(session, ids, sku_ids.values())
+    resolved = resolve_line_skus(session, ((orders[line.order_id].connection_id, line.sku) for line in lines))
+    book = Ledger(session, ids, {sku_id for found in resolved.values() for sku_id in found.values()})
     locations = places(session)
     for order_id in ids:
         order = orders[order_id]
+        sku_ids = resolved.get(order.connection_id, {})
         label = f"order {order.number or order_id}"
         if order.status == "cancelled":
             for row in book.rows_of(order_id):
@@ -335,6 +349,9 @@ def _change_on_hand(
                 at=now,
             )
         )
+    if delta:
+        enqueue_push(session, [sku_id])
+        check_low_stock(session, [sku_id])  # a stock.low event once per crossing
     return LevelChange(sku_id, location_id, on_hand, level.reserved, delta)
 
 
@@ -360,4 +377,6 @@ def recount_reserved(session: Session, sku_ids: Collection[int] | None = None) -
             .where(STOCK.c.id == lv.id)
             .values(reserved=held.get((lv.sku_id, lv.location_id), 0), updated_at=now)
         )
+    if wrong:
+        enqueue_push(session, {lv.sku_id for lv in wrong})
     return len(wrong)

@@ -43,6 +43,9 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(orders_bp)
     app.register_blueprint(operations_bp)
     app.context_processor(banner)
+    from hub.web.stock import bp as stock_bp
+
+    app.register_blueprint(stock_bp)
 
     @app.get("/")
     def index() -> Response:

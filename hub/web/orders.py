@@ -11,6 +11,7 @@ from sqlalchemy import select
 from hub import tables as t
 from hub.app import current_hub
 from hub.connectors import FieldError
+from hub.inventory.skumap import unmapped_lines
 from hub.model import CHANNELS, FULFILLMENT_STATUSES, PAYMENT_STATUSES, STATUSES
 from hub.services.orders import OrderFilter, history_rows, list_orders, parse_filter
 
@@ -38,6 +39,7 @@ def index() -> tuple[str, int]:
             errors |= exc.errors
             page = list_orders(session, f, PAGE_SIZE)
         connections = {c.id: c.name for c in session.scalars(select(t.Connection))}
+        unmapped = unmapped_lines(session, [o.id for o in page.orders])  # orders holding unmapped SKUs
     args = {k: v for k, v in request.args.items() if k != "cursor" and v}
     page_html = render_template(
         "orders/list.html",
@@ -45,6 +47,7 @@ def index() -> tuple[str, int]:
         args=args,
         errors=errors,
         connections=connections,
+        unmapped=unmapped,
         choices={
             "channel": CHANNELS,
             "status": STATUSES,
@@ -66,6 +69,7 @@ def show(order_id: int) -> str:
             order=order,
             connection=connection,
             history=history,
+            unmapped=unmapped_lines(session, [order.id]).get(order.id, []),
             canonical_json=json.dumps(order.canonical, indent=2),
             raw_json=json.dumps(order.raw, indent=2, sort_keys=True),
         )

@@ -1,4 +1,4 @@
-"""inventory catalogue (SKU mappings, stock events)
+"""inventory catalogue (SKU mappings, stock events, low-stock crossing)
 
 Revision ID: 0003
 Revises: 0002
@@ -22,6 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.add_column("skus", sa.Column("low_since", hub.tables.UtcDateTime(timezone=True), nullable=True))
     op.create_table(
         "hub_events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -71,3 +72,5 @@ def downgrade() -> None:
     op.drop_table("sku_mappings")
     op.drop_index("ix_hub_events_topic_at", table_name="hub_events")
     op.drop_table("hub_events")
+    with op.batch_alter_table("skus") as batch_op:
+        batch_op.drop_column("low_since")
