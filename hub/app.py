@@ -50,11 +50,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from hub.api import api
     from hub.api_inventory import register as register_inventory_api
+    from hub.api_shipping import register as register_shipping
     from hub.web import register_web
     from hub.web.webhooks import bp as webhooks_bp
 
     app.register_blueprint(api)
     register_inventory_api(app)  # /api/v1/inventory (csrf-exempt like api)
+    register_shipping(app)  # /api/v1/shipments, /api/v1/rates, shipment pages, carrier webhooks
     app.register_blueprint(webhooks_bp)
     csrf.exempt(api)
     csrf.exempt(webhooks_bp)

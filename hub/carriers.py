@@ -40,6 +40,8 @@ class CarrierConnector(Connector):
     rate_timeout_s: ClassVar[float] = 10.0
     #: whether ``void_label`` exists (DHL Express has no void)
     can_void: ClassVar[bool] = True
+    #: the public tracking page of a number (``{number}``); empty where the carrier has none
+    tracking_url_template: ClassVar[str] = ""
 
     def rates(self, request: RateRequest) -> list[RateQuote]:
         raise NotImplementedError
@@ -67,6 +69,14 @@ class CarrierConnector(Connector):
     def trackers_from_webhook(self, payload: Any) -> list[Tracker]:
         """The trackers a verified webhook body carries (pure: through the mapping)."""
         return []
+
+    def handle_webhook(self, topic: str, payload: Any) -> list[Any]:
+        """A stored carrier webhook: its trackers, for the inbox to merge into the shipments."""
+        from hub.connectors import Ignored
+        from hub.shipping.model import TrackersChanged
+
+        trackers = tuple(self.trackers_from_webhook(payload))
+        return [TrackersChanged(trackers)] if trackers else [Ignored(f"no tracker in this {topic} delivery")]
 
     def subscribe_tracking(self, tracking_numbers: list[str]) -> list[str]:
         """Ask the carrier to push updates for these numbers (UPS Track Alert); returns

@@ -220,6 +220,7 @@ def _apply(db: Database, conn: t.Connection, actions: list[Any], source: str) ->
                 .where(t.Connection.id == conn.id)
                 .values(enabled=False, disabled_reason=action.reason)
             )
+        apply_carrier_trackers(session, conn.id, actions, source)
 
     db.transaction(work)
     return "ignored" if all(isinstance(a, Ignored) for a in actions) else "done"
@@ -240,3 +241,13 @@ def due_events(db: Database, limit: int = 500) -> list[int]:
                 .limit(limit)
             )
         )
+
+
+def apply_carrier_trackers(session: Session, connection_id: int, actions: list[Any], source: str) -> None:
+    """Trackers a carrier webhook brought, merged into that connection's shipments."""
+    from hub.shipping.model import TrackersChanged
+    from hub.shipping.tracking import apply_trackers
+
+    for action in actions:
+        if isinstance(action, TrackersChanged):
+            apply_trackers(session, connection_id, action.trackers, source)

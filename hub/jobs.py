@@ -102,24 +102,6 @@ def reconcile_labels(app: Flask, connection_id: int) -> dict[str, int]:
 
 
 #: seconds between a carrier connection's tracking polls and label reconciliations
-CARRIER_SCHEDULE = {"refresh_tracking": 300, "reconcile_labels": 120}
-
-
-def carrier_jobs(connection_id: int, cls: Any, schedule: dict[str, Any]) -> dict[str, tuple[Any, int]]:
-    """The scheduled jobs of a carrier connection (none for a channel)."""
-    from hub.connectors import Capability
-
-    if getattr(cls, "kind", None) != "carrier":
-        return {}
-    every = {**CARRIER_SCHEDULE, **schedule}
-    jobs: dict[str, tuple[Any, int]] = {}
-    if Capability.TRACKING_POLL in cls.capabilities:
-        jobs[f"refresh_tracking:{connection_id}"] = (refresh_tracking, int(every["refresh_tracking"]))
-    if Capability.LABELS in cls.capabilities:
-        jobs[f"reconcile_labels:{connection_id}"] = (reconcile_labels, int(every["reconcile_labels"]))
-    return jobs
-
-
 def push_inventory(app: Flask, connection_id: int) -> Any:
     """Send a connection's queued stock pushes (hub.inventory.sender)."""
     from hub.inventory.sender import push_stock

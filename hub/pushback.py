@@ -6,7 +6,7 @@ tracking number replaced), keyed by the shipment and the change, so writing it t
 it once. The sender claims a message with a lease, calls the channel connector's
 ``push_fulfilment`` (which looks for the fulfilment the hub already made before creating
 one: a push the channel took whose answer was lost is found, not repeated), and records the
-outcome. Failures back off; after ``MAX_ATTEMPTS`` the message is dead-lettered for a person
+outcome. Failures back off; after ``MAX_ATTEMPTS`` failed sends the message is dead-lettered for a person
 to retry or discard. A sender killed mid-push leaves the message leased; when the lease ends
 the next sender takes it again, and the channel-side lookup makes that harmless."""
 
@@ -45,6 +45,56 @@ class FulfilmentChange:
     carrier_name: str
     tracking_number: str
     tracking_url: str | None = None
+
+
+#: how channels name the carriers the hub buys labels from (EasyPost names its own per label)
+CARRIER_NAMES = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl_express": "DHL Express"}
+
+
+def carrier_for_channels(connector: str, label_carrier_name: str | None) -> tuple[str, str]:
+    """(carrier code, carrier name) a channel is told: the carrier that moves the parcel."""
+    if connector in CARRIER_NAMES:
+        return connector, CARRIER_NAMES[connector]
+    name = label_carrier_name or connector
+    code = next((c for c, n in CARRIER_NAMES.items() if n.lower() == name.lower()), "other")
+    return code, CARRIER_NAMES.get(code, name)
+
+
+def tracking_url(carrier: str, number: str) -> str | None:
+    from hub.connectors import UnknownConnector, get_connector
+
+    try:
+        template = getattr(get_connector(carrier), "tracking_url_template", "")
+    except UnknownConnector:
+        return None
+    return template.format(number=number) if template else None
+
+
+def queue_label(
+    session: Session,
+    *,
+    shipment_id: int,
+    order_id: int,
+    lines: list[dict[str, Any]],
+    connector: str,
+    tracking_number: str,
+    label_carrier_name: str | None = None,
+) -> bool:
+    """Queue the push of a shipment's new label (its tracking number) to the order's channel."""
+    code, name = carrier_for_channels(connector, label_carrier_name)
+    return queue_fulfilment(
+        session,
+        FulfilmentChange(
+            shipment_id=shipment_id,
+            order_id=order_id,
+            change=f"tracking:{tracking_number}",
+            lines=tuple((str(x["line_external_id"]), int(x["quantity"])) for x in lines),
+            carrier=code,
+            carrier_name=name,
+            tracking_number=tracking_number,
+            tracking_url=tracking_url(code, tracking_number),
+        ),
+    )
 
 
 def backoff(attempts: int) -> timedelta:
@@ -134,7 +184,7 @@ def _claim(db: Database, message_id: int, now: datetime, *, by_hand: bool = Fals
         claimed = session.execute(
             update(t.OutboxMessage)
             .where(t.OutboxMessage.id == message_id, condition)
-            .values(state="sending", attempts=t.OutboxMessage.attempts + 1, next_attempt_at=now + LEASE)
+            .values(state="sending", next_attempt_at=now + LEASE)
         ).rowcount
     return claimed == 1
 
@@ -159,7 +209,9 @@ def send_message(
         push = shipment_push(message.payload, bool((conn.settings or {}).get("notify_customer", False)))
         result = connector.push_fulfilment(push)
     except Exception as exc:
-        dead = message.attempts >= MAX_ATTEMPTS
+        # failures count, not claims: a sender killed mid-push is not the channel's fault
+        attempts = message.attempts + 1
+        dead = attempts >= MAX_ATTEMPTS
         error = f"{type(exc).__name__}: {exc}"[:2000]
         with db.session() as session:
             session.execute(
@@ -167,8 +219,9 @@ def send_message(
                 .where(t.OutboxMessage.id == message_id, t.OutboxMessage.state == "sending")
                 .values(
                     state="dead" if dead else "failed",
+                    attempts=attempts,
                     last_error=error,
-                    next_attempt_at=None if dead else datetime.now(UTC) + backoff(message.attempts),
+                    next_attempt_at=None if dead else datetime.now(UTC) + backoff(attempts),
                 )
             )
         log.warning("push of outbox message %s to %s failed: %s", message_id, conn.name, error)

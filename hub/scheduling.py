@@ -22,20 +22,32 @@ from sqlalchemy import select
 from hub import tables as t
 from hub.connectors import Capability, get_connector
 from hub.jobs import (
-    carrier_jobs,
     check_webhooks,
     drain_notifications,
     poll_connection_orders,
     process_inbox,
     prune_call_log,
+    push_inventory,
     push_tracking,
+    reconcile_inventory,
+    reconcile_labels,
+    refresh_tracking,
 )
 from hub.leader import RETRY_SECONDS, Leadership, lead
 from hub.runs import record_run
 
 log = logging.getLogger("hub.scheduler")
 REFRESH_SECONDS = 15
-DEFAULTS = {"poll_orders": 60, "check_webhooks": 3600, "drain_notifications": 30, "push_tracking": 30}
+DEFAULTS = {
+    "poll_orders": 60,
+    "check_webhooks": 3600,
+    "drain_notifications": 30,
+    "push_tracking": 30,
+    "push_inventory": 15,
+    "reconcile_inventory": 3600,
+    "refresh_tracking": 300,
+    "reconcile_labels": 120,
+}
 
 
 def connection_jobs(connection: t.Connection) -> dict[str, tuple[Any, int]]:
@@ -57,7 +69,15 @@ def connection_jobs(connection: t.Connection) -> dict[str, tuple[Any, int]]:
         jobs[f"push_tracking:{connection.id}"] = (push_tracking, int(schedule["push_tracking"]))
     if Capability.ORDERS_WEBHOOK in cls.capabilities and cls.manages_webhooks:
         jobs[f"check_webhooks:{connection.id}"] = (check_webhooks, int(schedule["check_webhooks"]))
-    jobs.update(carrier_jobs(connection.id, cls, connection.schedule or {}))
+    if cls.kind == "carrier" and Capability.TRACKING_POLL in cls.capabilities:
+        jobs[f"refresh_tracking:{connection.id}"] = (refresh_tracking, int(schedule["refresh_tracking"]))
+    if cls.kind == "carrier" and Capability.LABELS in cls.capabilities:
+        jobs[f"reconcile_labels:{connection.id}"] = (reconcile_labels, int(schedule["reconcile_labels"]))
+    if Capability.INVENTORY_WRITE in cls.capabilities:  # stock outflow, and reconciliation where readable
+        jobs[f"push_inventory:{connection.id}"] = (push_inventory, int(schedule["push_inventory"]))
+        if Capability.INVENTORY_READ in cls.capabilities:
+            every = int(schedule["reconcile_inventory"])
+            jobs[f"reconcile_inventory:{connection.id}"] = (reconcile_inventory, every)
     return jobs
 
 

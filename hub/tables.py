@@ -489,3 +489,114 @@ class StockPush(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     queued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# --- shipping ---------------------------------------------------------------------------
+
+
+class LocationAddress(Base):
+    """Where a location ships from (one per location; labels need a full address)."""
+
+    __tablename__ = "location_addresses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"), unique=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    company: Mapped[str | None] = mapped_column(String(300))
+    line1: Mapped[str] = mapped_column(String(300))
+    line2: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(50))
+    country_code: Mapped[str] = mapped_column(String(2))
+    phone: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Shipment(Base):
+    """Some or all lines of an order leaving one location, in parcels. ``label_state``:
+    ``none`` → ``purchasing`` → ``labelled`` | ``unknown`` (answer lost, reconciled before any
+    retry) | ``check_with_carrier`` (cannot reconcile: a person decides) | ``failed``;
+    ``labelled`` → ``voided``. Tracking: ``tracker`` is the merged timeline (contract form)."""
+
+    __tablename__ = "shipments"
+    __table_args__ = (
+        Index("ix_shipments_tracking_due", "carrier_connection_id", "tracking_active", "next_track_at"),
+        Index("ix_shipments_tracking_number", "tracking_number"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id", ondelete="SET NULL"))
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    parcels: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    ship_from: Mapped[dict[str, Any]] = mapped_column(Json)
+    ship_to: Mapped[dict[str, Any]] = mapped_column(Json)
+    ship_date: Mapped[str | None] = mapped_column(String(10))
+    label_state: Mapped[str] = mapped_column(String(20), default="none")
+    carrier_connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="SET NULL")
+    )
+    carrier: Mapped[str | None] = mapped_column(String(20))
+    service_code: Mapped[str | None] = mapped_column(String(100))
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    tracking_status: Mapped[str | None] = mapped_column(String(20))
+    tracker: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    tracking_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_track_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    labelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(150))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LabelPurchase(Base):
+    """One attempt to buy a shipment's label. The row (with its idempotency key and the exact
+    request) is committed before the carrier is called; a retry sends the same key."""
+
+    __tablename__ = "label_purchases"
+    __table_args__ = (Index("ix_label_purchases_state", "state", "updated_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(20))  # purchasing|labelled|unknown|check_with_carrier|failed…
+    request: Mapped[dict[str, Any]] = mapped_column(Json)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    parcel_tracking_numbers: Mapped[list[str]] = mapped_column(Json, default=list)
+    label_format: Mapped[str | None] = mapped_column(String(10))
+    label_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    carrier_ref: Mapped[str | None] = mapped_column(String(200))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RateShop(Base):
+    """One rate shop of a shipment: every quote and every failure, the choice per rule and the
+    chosen quote, with the rule set that chose."""
+
+    __tablename__ = "rate_shops"
+    __table_args__ = (Index("ix_rate_shops_shipment_id", "shipment_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    rules: Mapped[dict[str, Any]] = mapped_column(Json)
+    quotes: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    choices: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    chosen: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    elapsed_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ShippingRuleSet(Base):
+    """Rate-shop rules for a scope: ``default``, ``channel:<name>`` or ``connection:<id>``."""
+
+    __tablename__ = "shipping_rule_sets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(120), unique=True)
+    rules: Mapped[dict[str, Any]] = mapped_column(Json)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

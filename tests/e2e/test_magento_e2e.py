@@ -151,7 +151,10 @@ def test_a_shipment_pushed_twice_gives_one_shipment(hub: LiveHub) -> None:
                 select(t.Order.canonical).where(t.Order.external_id == str(target["entity_id"]))
             )
         lines = tuple(ShipmentLine(line["external_id"], line["quantity"]) for line in canonical["lines"])
-        push = ShipmentPush("hub-ship-1", canonical["external_id"], lines, "fedex", "", "7712345678")
+        # the push-back sender passes the connection's notify_customer setting with the push
+        push = ShipmentPush(
+            "hub-ship-1", canonical["external_id"], lines, "fedex", "", "7712345678", notify_customer=True
+        )
         c = connector(hub, cid)
         sandbox.fail_next("lost_response", path="/ship$")  # shipped, but the answer never came
         first = c.push_fulfilment(push)
@@ -160,7 +163,7 @@ def test_a_shipment_pushed_twice_gives_one_shipment(hub: LiveHub) -> None:
         assert first.channel_ref == second.channel_ref
         [shipment] = sandbox.shipments_of(target["entity_id"])
         assert [tr["track_number"] for tr in shipment["tracks"]] == ["7712345678"]
-        assert shipment["email_sent"] == 1, "notify comes from the connection"
+        assert shipment["email_sent"] == 1, "notify comes with the push"
         assert sandbox.order(target["entity_id"])["state"] in ("processing", "complete")
         moved = c.push_fulfilment(ShipmentPush(**(push.__dict__ | {"tracking_number": "7799999999"})))
         assert moved.outcome == "updated" and moved.channel_ref == first.channel_ref

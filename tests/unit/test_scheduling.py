@@ -30,17 +30,20 @@ def seconds(jobs: dict) -> dict[str, int]:
 
 def test_jobs_follow_capabilities_and_declarations() -> None:
     push = {"push_tracking:1": 30}
-    assert seconds(connection_jobs(conn("shopify"))) == {"poll_orders:1": 60, "check_webhooks:1": 3600} | push
-    assert (
-        seconds(connection_jobs(conn("woocommerce"))) == {"poll_orders:1": 60, "check_webhooks:1": 900} | push
-    )
+    stock = {"push_inventory:1": 15, "reconcile_inventory:1": 3600}
+    shopify = seconds(connection_jobs(conn("shopify")))
+    assert shopify == {"poll_orders:1": 60, "check_webhooks:1": 3600} | push | stock
+    woo = seconds(connection_jobs(conn("woocommerce")))
+    assert woo == {"poll_orders:1": 60, "check_webhooks:1": 900} | push | stock
     magento = seconds(connection_jobs(conn("magento")))
-    assert magento == {"poll_orders:1": 60} | push, "no subscriptions to check"
-    assert seconds(connection_jobs(conn("amazon"))) == {"poll_orders:1": 300} | push, (
-        "no queue: nothing to drain"
-    )
-    with_queue = conn("amazon", settings={"sqs_queue_url": "https://sqs.example/q"})
-    assert seconds(connection_jobs(with_queue)) == {"poll_orders:1": 300, "drain_notifications:1": 30} | push
+    assert magento == {"poll_orders:1": 60} | push | stock, "no subscriptions to check"
+    write_only = {"push_inventory:1": 15}  # the hub does not read Amazon's stock: nothing to reconcile
+    amazon = seconds(connection_jobs(conn("amazon")))
+    assert amazon == {"poll_orders:1": 300} | push | write_only, "no queue: nothing to drain"
+    with_queue = seconds(connection_jobs(conn("amazon", settings={"sqs_queue_url": "https://sqs.example/q"})))
+    assert with_queue == {"poll_orders:1": 300, "drain_notifications:1": 30} | push | write_only
+    ups = seconds(connection_jobs(conn("ups")))
+    assert ups == {"refresh_tracking:1": 300, "reconcile_labels:1": 120}, "a carrier has no channel jobs"
 
 
 def test_a_paused_connection_runs_nothing_and_its_own_schedule_wins() -> None:
@@ -61,7 +64,12 @@ def test_refresh_adds_changes_and_removes_jobs(app: Flask, hub_db: Database) -> 
 
 def check_refresh(scheduler: BackgroundScheduler, app: Flask, hub_db: Database) -> None:
     refresh_jobs(scheduler, app)
-    assert {j.id for j in scheduler.get_jobs()} == {"poll_orders:1", "push_tracking:1"}
+    assert {j.id for j in scheduler.get_jobs()} == {
+        "poll_orders:1",
+        "push_tracking:1",
+        "push_inventory:1",
+        "reconcile_inventory:1",
+    }
     with hub_db.session() as session:
         session.execute(update(t.Connection).values(schedule={"poll_orders": 120}))
     refresh_jobs(scheduler, app)
