@@ -12,12 +12,26 @@ from typing import Any, ClassVar
 
 import requests
 
-from hub.connectors import Capability, Connector
+from hub.connectors import Capability, Connector, FieldSpec
 from hub.http import HttpClient
 from hub.oauth import TOKENS, Token, TokenCache
 from hub.shipping.model import Label, LabelRequest, RateQuote, RateRequest, Tracker
 
 CARRIER_CAPABILITIES = frozenset({Capability.RATES, Capability.LABELS, Capability.TRACKING_POLL})
+
+
+def rate_timeout_field(default_s: float) -> FieldSpec:
+    """The per-connection rate timeout every carrier offers on its form."""
+    return FieldSpec(
+        "rate_timeout_s",
+        "Rate quote timeout (seconds)",
+        type="integer",
+        group="settings",
+        required=False,
+        help=f"A rate shop reports this carrier as timed out after so long (default {default_s:g} s); "
+        "the other carriers' quotes never wait for it.",
+        check=lambda v: None if 1 <= v <= 60 else "must be between 1 and 60",
+    )
 
 
 class LabelNotFound(LookupError):

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
 
 from connectors.dhl_express.client import HOSTS, DhlClient
-from hub.carriers import CannotReconcile, CarrierConnector
+from hub.carriers import CannotReconcile, CarrierConnector, rate_timeout_field
 from hub.connectors import ConnectionContext, FieldSpec, TestResult
 from hub.http import HttpError
 from hub.shipping.model import Label, LabelRequest, RateQuote, RateRequest, Tracker
@@ -116,6 +116,7 @@ class DhlExpressConnector(CarrierConnector):
             required=False,
             help="Only for a local sandbox; leave blank to use the environment's DHL host.",
         ),
+        rate_timeout_field(CarrierConnector.rate_timeout_s),
     )
 
     @classmethod

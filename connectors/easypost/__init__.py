@@ -16,7 +16,13 @@ from typing import Any, ClassVar
 
 from connectors.easypost import webhooks
 from connectors.easypost.client import POSTAGE_EXISTS, PRODUCTION_URL, EasyPostClient, EasyPostError
-from hub.carriers import CARRIER_CAPABILITIES, CannotReconcile, CarrierConnector, LabelNotFound
+from hub.carriers import (
+    CARRIER_CAPABILITIES,
+    CannotReconcile,
+    CarrierConnector,
+    LabelNotFound,
+    rate_timeout_field,
+)
 from hub.connectors import Capability, ConnectionContext, FieldSpec, TestResult, WebhookDelivery
 from hub.http import HttpError
 from hub.shipping.model import Label, LabelFormat, LabelRequest, RateQuote, RateRequest, Tracker
@@ -102,6 +108,7 @@ class EasyPostConnector(CarrierConnector):
             default="PDF",
             choices=(("PDF", "PDF (4x6)"), ("PNG", "PNG image (4x6)"), ("ZPL", "ZPL (thermal printer)")),
         ),
+        rate_timeout_field(rate_timeout_s),
     )
 
     @classmethod

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from connectors.fedex.client import FedexClient, FedexError
-from hub.carriers import CarrierConnector
+from hub.carriers import CarrierConnector, rate_timeout_field
 from hub.connectors import Capability, ConnectionContext, FieldSpec, TestResult
 from hub.shipping.model import Label, LabelRequest, RateQuote, RateRequest, Tracker
 from mappings import fedex as mapping
@@ -122,6 +122,7 @@ class FedexConnector(CarrierConnector):
             required=False,
             help="Leave blank: the environment's FedEx host. For a local sandbox only.",
         ),
+        rate_timeout_field(rate_timeout_s),
     )
 
     @classmethod

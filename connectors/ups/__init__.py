@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from connectors.ups import webhooks
 from connectors.ups.client import HOSTS, UpsClient, UpsError
-from hub.carriers import CARRIER_CAPABILITIES, CannotReconcile, CarrierConnector
+from hub.carriers import CARRIER_CAPABILITIES, CannotReconcile, CarrierConnector, rate_timeout_field
 from hub.connectors import Capability, ConnectionContext, FieldSpec, TestResult, WebhookDelivery
 from hub.http import HttpError
 from hub.oauth import TOKENS
@@ -105,6 +105,7 @@ class UpsConnector(CarrierConnector):
             help="Sent to UPS with each subscription and checked on every event UPS pushes. Leave "
             "blank: the hub derives one from the client secret.",
         ),
+        rate_timeout_field(rate_timeout_s),
     )
 
     @classmethod

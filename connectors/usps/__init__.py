@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from connectors.usps.client import DEFAULT_HOURLY_QUOTA, UspsClient, UspsError
-from hub.carriers import CannotReconcile, CarrierConnector, LabelNotFound
+from hub.carriers import CannotReconcile, CarrierConnector, LabelNotFound, rate_timeout_field
 from hub.connectors import ConnectionContext, FieldSpec, TestResult
 from hub.http import HttpError, json_body
 from hub.shipping.errors import ShippingError
@@ -124,6 +124,7 @@ class UspsConnector(CarrierConnector):
         FieldSpec(
             "url", "API base URL override", type="url", help="Leave blank. For a sandbox only.", **SETTING
         ),
+        rate_timeout_field(rate_timeout_s),
     )
 
     @classmethod

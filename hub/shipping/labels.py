@@ -84,7 +84,7 @@ def _begin(
             raise ShippingError("connection_id", f"no carrier connection with id {connection_id}")
         if not conn.enabled:
             raise ShippingError("connection_id", f"connection {conn.name!r} is disabled")
-        fmt = label_format or cls.label_formats[0]
+        fmt = label_format or (conn.settings or {}).get("label_format") or cls.label_formats[0]
         if fmt not in cls.label_formats:
             raise ShippingError("label_format", f"{cls.display_name} makes {', '.join(cls.label_formats)}")
         claimed = session.execute(

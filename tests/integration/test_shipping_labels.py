@@ -171,3 +171,12 @@ def test_void_stops_tracking_and_frees_the_lines(db: Database, shipment: tuple[i
         assert (row.label_state, row.tracking_active) == ("voided", False)
     with pytest.raises(ShippingError, match="no bought label"):
         void_label(db, BOX, URL, shipment_id)
+
+
+def test_the_connections_label_format_is_the_default(db: Database, fake_carrier: type[FakeCarrier]) -> None:
+    order_id, _loc = add_order_and_location(db)
+    carrier_id = add_carrier(db, BOX, "pdf-fake", label_format="PDF")
+    shipment_id = db.transaction(lambda s: create_shipment(s, order_id=order_id, parcels=[Parcel(900)]).id)
+    purchase_label(db, BOX, URL, shipment_id, connection_id=carrier_id, service_code="GND")
+    with db.session() as s:
+        assert s.scalar(select(t.LabelPurchase.request)).get("label_format") == "PDF"
