@@ -118,6 +118,7 @@ def refresh_jobs(scheduler: BackgroundScheduler, app: Flask) -> None:
             seconds=seconds,
             args=[app, job_id.partition(":")[0], func, conn_id],
             id=job_id,
+            name=job_id,
             replace_existing=True,
             **first_run,
         )
@@ -130,11 +131,18 @@ def _now() -> Any:
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
+    # every run is recorded (runs page); APScheduler's own lines per run would drown the log
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
     )
     scheduler.add_job(
-        run_scheduled, "interval", hours=1, args=[app, "prune_call_log", prune_call_log], id="prune_call_log"
+        run_scheduled,
+        "interval",
+        hours=1,
+        args=[app, "prune_call_log", prune_call_log],
+        id="prune_call_log",
+        name="prune_call_log",
     )
     scheduler.add_job(
         run_scheduled,
@@ -142,6 +150,7 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
         seconds=30,
         args=[app, "process_inbox", process_inbox],
         id="process_inbox",
+        name="process_inbox",
         next_run_time=_now(),
     )
     scheduler.add_job(
