@@ -189,7 +189,7 @@ def scheduler_command() -> None:
     run_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
-@main.command("map")
+@main.command("map", with_appcontext=False)
 @click.argument("source")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def map_command(source: str, file: Path) -> None:

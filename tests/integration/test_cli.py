@@ -144,3 +144,16 @@ def test_map_bad_input_exits_2_with_one_line(tmp_path: Path, content: str, expec
 def test_map_missing_file_and_unknown_source(tmp_path: Path) -> None:
     assert run(tmp_path, "map", "shopify", str(tmp_path / "nope.json")).stderr.startswith("hub map: ")
     assert run(tmp_path, "map", "etsy", str(tmp_path / "nope.json")).returncode == 2
+
+
+def test_map_needs_no_instance_folder(tmp_path: Path) -> None:
+    """``hub map`` is a pure translation: it creates no secret key or database anywhere."""
+    instance = tmp_path / "never-created"
+    env = {**os.environ, "HUB_INSTANCE_DIR": str(instance)}
+    hub = Path(sys.executable).with_name("hub")
+    sample = Path(__file__).parents[1] / "fixtures" / "carriers" / "ups" / "rate_response_simple_ground.json"
+    done = subprocess.run([str(hub), "map", "ups", str(sample)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["kind"] == "rates"
+    assert done.stderr == ""
+    assert not instance.exists()
