@@ -261,6 +261,26 @@ def send_due(db: Database, box: SecretBox, public_url: str, connection_id: int) 
     return counts
 
 
+def pushes_of(session: Session, shipment_id: int) -> list[dict[str, Any]]:
+    """What the order's channel was told about a shipment, and how far each push got."""
+    rows = session.scalars(
+        select(t.OutboxMessage)
+        .where(t.OutboxMessage.key.like(f"shipment:{shipment_id}:%"), t.OutboxMessage.topic == TOPIC)
+        .order_by(t.OutboxMessage.id)
+    )
+    return [
+        {
+            "change": row.key.split(":", 2)[2],
+            "state": row.state,
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+            "sent_at": None if row.sent_at is None else row.sent_at.isoformat(),
+            "outcome": (row.payload.get("result") or {}).get("outcome"),
+        }
+        for row in rows
+    ]
+
+
 def discard(db: Database, message_id: int) -> bool:
     """A person gave up on a dead (or failing) message."""
     with db.session() as session:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import tables as t
+from hub.pushback import pushes_of
 from hub.shipping.document import utc
 
 
@@ -68,6 +69,7 @@ def shipment_json(session: Session, shipment: t.Shipment) -> dict[str, Any]:
         "delivered_at": _time(shipment.delivered_at),
         "tracker": shipment.tracker,
         "label": purchase_json(latest_purchase(session, shipment.id)),
+        "channel_pushes": pushes_of(session, shipment.id),
         "created_at": _time(shipment.created_at),
         "updated_at": _time(shipment.updated_at),
     }

@@ -180,3 +180,30 @@ def test_the_connections_label_format_is_the_default(db: Database, fake_carrier:
     purchase_label(db, BOX, URL, shipment_id, connection_id=carrier_id, service_code="GND")
     with db.session() as s:
         assert s.scalar(select(t.LabelPurchase.request)).get("label_format") == "PDF"
+
+
+def test_a_bought_label_queues_one_push_to_the_channel(db: Database, shipment: tuple[int, int]) -> None:
+    from hub.pushback import pushes_of
+
+    shipment_id, carrier_id = shipment
+    FakeCarrier.ledger.lose_answers = 1  # found by find_label: still one label, one push
+    purchase_label(db, BOX, URL, shipment_id, connection_id=carrier_id, service_code="GND")
+    with db.session() as s:
+        order = s.get_one(t.Order, s.get_one(t.Shipment, shipment_id).order_id)
+        [message] = s.scalars(select(t.OutboxMessage)).all()
+        pushes = pushes_of(s, shipment_id)
+    assert message.connection_id == order.connection_id and message.state == "pending"
+    assert message.key == f"shipment:{shipment_id}:tracking:1ZFAKE000001"
+    assert message.payload["order_external_id"] == order.external_id
+    assert message.payload["tracking_number"] == "1ZFAKE000001"
+    assert message.payload["lines"] and all(x["quantity"] > 0 for x in message.payload["lines"])
+    assert pushes == [
+        {
+            "change": "tracking:1ZFAKE000001",
+            "state": "pending",
+            "attempts": 0,
+            "last_error": None,
+            "sent_at": None,
+            "outcome": None,
+        }
+    ]
