@@ -266,6 +266,21 @@ class MagentoSandbox(Sandbox):
             stock = self.stock_items.get(sku)
             return None if stock is None else stock["qty"]
 
+    def set_quantity(self, sku: str, quantity: int, source: str = "default") -> None:
+        """A merchant's edit of a quantity in the Magento admin: a source's (MSI, in stock when
+        above 0), or the legacy stock item's."""
+        with self.lock:
+            if self.msi:
+                item = self.source_items.get((sku, source))
+                if item is None:
+                    raise KeyError(f"{sku!r} has no source item at {source!r}")
+                item["quantity"], item["status"] = quantity, 1 if quantity > 0 else 0
+                return
+            stock = self.stock_items.get(sku)
+            if stock is None:
+                raise KeyError(sku)
+            stock["qty"], stock["is_in_stock"] = quantity, quantity > 0
+
     def send_webhook(
         self,
         url: str,

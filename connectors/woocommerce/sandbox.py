@@ -283,12 +283,30 @@ class WooCommerceSandbox(Sandbox):
     def stock(self, sku: str) -> tuple[Any, int | None]:
         """(``manage_stock`` as the API shows it, ``stock_quantity``) of a SKU."""
         with self.lock:
-            for view in [
-                *map(self._product_json, self.products),
-                *map(self._variation_json, self.variations),
-            ]:
-                if view["sku"] == sku:
+            for product in self.products.values():
+                if product["sku"] == sku:  # a product's own fields are what the API shows
+                    return product["manage_stock"], product["stock_quantity"]
+            for vid, variation in self.variations.items():
+                if variation["sku"] == sku:
+                    view = self._variation_json(vid)
                     return view["manage_stock"], view["stock_quantity"]
+        raise KeyError(sku)
+
+    def set_stock(self, sku: str, quantity: int) -> None:
+        """A merchant's edit of a product's or variation's stock in the WordPress admin (it
+        manages stock from then on); ``product.updated`` is queued."""
+        with self.lock:
+            for pid, product in self.products.items():
+                if product["sku"] == sku:
+                    self._apply_stock(product, {"manage_stock": True, "stock_quantity": quantity}, None)
+                    self._emit("product.updated", pid)
+                    return
+            for vid, variation in self.variations.items():
+                if variation["sku"] == sku:
+                    parent = self.products[variation["_parent"]]
+                    self._apply_stock(variation, {"manage_stock": True, "stock_quantity": quantity}, parent)
+                    self._emit("product.updated", vid)
+                    return
         raise KeyError(sku)
 
     def variation_skus(self) -> list[str]:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from hub import tables as t
 from hub.inventory.publish import available
-from hub.inventory.skumap import FIELD_MAX, set_mapping
+from hub.inventory.skumap import FIELD_MAX, queue_mapping_pushes, set_mapping
 from hub.inventory.stock import set_on_hand
 
 MAX_ROWS = 100_000
@@ -299,6 +299,7 @@ def import_mappings(session: Session, text: str) -> ImportResult:
         )
     }
     result = ImportResult(rows=len(rows))
+    newly_mapped: list[t.SkuMapping] = []
     for r in rows:
         cid = connections[r.connection]
         mapping = existing.get((cid, r.channel_sku))
@@ -314,13 +315,16 @@ def import_mappings(session: Session, text: str) -> ImportResult:
                 ids_changed = True
         session.flush()
         target = skus[r.sku] if r.sku else None
-        mapped = set_mapping(session, mapping, target, "csv")
+        mapped = set_mapping(session, mapping, target, "csv", push=False)
+        if mapped:
+            newly_mapped.append(mapping)
         if created:
             result.created += 1
         elif mapped or ids_changed:
             result.changed += 1
         else:
             result.unchanged += 1
+    queue_mapping_pushes(session, newly_mapped)  # one round of the outbox for the whole file
     return result
 
 

@@ -283,9 +283,12 @@ def get_mapping(session: Session, mapping_id: int) -> t.SkuMapping:
     return mapping
 
 
-def set_mapping(session: Session, mapping: t.SkuMapping, sku_id: int | None, source: str = "manual") -> bool:
+def set_mapping(
+    session: Session, mapping: t.SkuMapping, sku_id: int | None, source: str = "manual", *, push: bool = True
+) -> bool:
     """Point ``mapping`` at ``sku_id`` (None unmaps it). Returns whether it changed; a new
-    target queues a full push of that SKU to the mapping's channel."""
+    target queues a full push of that SKU to the mapping's channel (``push=False``: the caller
+    queues it, e.g. once for a whole import, with ``queue_mapping_pushes``)."""
     if source not in SOURCES:
         raise MappingError("source", f"must be one of {', '.join(SOURCES)}")
     if sku_id is not None and session.get(t.Sku, sku_id) is None:
@@ -296,9 +299,14 @@ def set_mapping(session: Session, mapping: t.SkuMapping, sku_id: int | None, sou
     mapping.source = source
     mapping.updated_at = t.utcnow()
     session.flush()
-    if sku_id is not None:
+    if sku_id is not None and push:
         _queue_pushes(session, [(mapping.connection_id, sku_id)])
     return True
+
+
+def queue_mapping_pushes(session: Session, mappings: Iterable[t.SkuMapping]) -> None:
+    """The full pushes of mappings changed with ``set_mapping(..., push=False)``, queued at once."""
+    _queue_pushes(session, ((m.connection_id, m.sku_id) for m in mappings if m.sku_id is not None))
 
 
 def map_channel_sku(
