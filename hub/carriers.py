@@ -8,12 +8,13 @@ the functions its connector uses."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import requests
 
 from hub.connectors import Capability, Connector, FieldSpec
-from hub.http import HttpClient
+from hub.http import HttpClient, HttpError
 from hub.oauth import TOKENS, Token, TokenCache
 from hub.shipping.model import Label, LabelRequest, RateQuote, RateRequest, Tracker
 
@@ -31,6 +32,46 @@ def rate_timeout_field(default_s: float) -> FieldSpec:
         help=f"A rate shop reports this carrier as timed out after so long (default {default_s:g} s); "
         "the other carriers' quotes never wait for it.",
         check=lambda v: None if 1 <= v <= 60 else "must be between 1 and 60",
+    )
+
+
+def environment_field(
+    choices: tuple[tuple[str, str], ...],
+    *,
+    default: str = "production",
+    required: bool = False,
+    help: str = "",
+) -> FieldSpec:
+    """The ``environment`` setting: which of :attr:`CarrierConnector.hosts` the calls go to."""
+    return FieldSpec(
+        "environment",
+        "Environment",
+        type="choice",
+        group="settings",
+        required=required,
+        default=default,
+        choices=choices,
+        help=help,
+    )
+
+
+def url_override_field(help: str) -> FieldSpec:
+    """The ``url`` setting: an API root that replaces the environment's host (a local sandbox)."""
+    return FieldSpec("url", "API base URL override", type="url", group="settings", required=False, help=help)
+
+
+def label_format_field(
+    choices: tuple[tuple[str, str], ...], *, default: str, label: str = "Label format"
+) -> FieldSpec:
+    """The ``label_format`` setting: the format a label is bought in unless the request names one."""
+    return FieldSpec(
+        "label_format",
+        label,
+        type="choice",
+        group="settings",
+        required=False,
+        default=default,
+        choices=choices,
     )
 
 
@@ -56,6 +97,21 @@ class CarrierConnector(Connector):
     can_void: ClassVar[bool] = True
     #: the public tracking page of a number (``{number}``); empty where the carrier has none
     tracking_url_template: ClassVar[str] = ""
+    #: environment -> API root, picked by the ``environment`` setting (:func:`environment_field`)
+    hosts: ClassVar[Mapping[str, str]] = {}
+    #: the environment of a connection whose settings name none
+    default_environment: ClassVar[str] = "production"
+
+    @classmethod
+    def base_url(cls, credentials: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+        """The ``url`` override (:func:`url_override_field`) without its trailing slash, else the
+        host of the connection's environment."""
+        override = settings.get("url")
+        if override:
+            return str(override).rstrip("/")
+        if not cls.hosts:
+            return super().base_url(credentials, settings)
+        return cls.hosts[str(settings.get("environment") or cls.default_environment)]
 
     def rates(self, request: RateRequest) -> list[RateQuote]:
         raise NotImplementedError
@@ -128,3 +184,42 @@ def authorized(
     return http.request(
         method, path, headers={**(headers or {}), "Authorization": f"Bearer {token}"}, ok=ok, **kw
     )
+
+
+@dataclass(frozen=True)
+class Bearer:
+    """One OAuth client's bearer calls: its token kept in ``cache`` under ``cache_key``, fetched
+    by ``fetch_token``. Each carrier's client adds its own headers and error reading."""
+
+    http: HttpClient
+    cache_key: str
+    fetch_token: Callable[[], Token]
+    cache: TokenCache = TOKENS
+
+    def token(self) -> str:
+        """The cached token (fetched once however many threads ask)."""
+        return self.cache.get(self.cache_key, self.fetch_token)
+
+    def request(self, method: str, path: str, **kw: Any) -> requests.Response:
+        """:func:`authorized` with this client's token."""
+        return authorized(
+            self.http,
+            method,
+            path,
+            cache_key=self.cache_key,
+            fetch_token=self.fetch_token,
+            cache=self.cache,
+            **kw,
+        )
+
+
+def call_details(exc: HttpError) -> dict[str, Any]:
+    """What a carrier's own error (an :class:`HttpError` subclass with the carrier's words) keeps
+    of the failed call: ``kind(message, **call_details(exc))``."""
+    return {
+        "url": exc.url,
+        "status": exc.status,
+        "body": exc.body,
+        "request_id": exc.request_id,
+        "response": exc.response,
+    }

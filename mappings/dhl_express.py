@@ -23,7 +23,7 @@ import binascii
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from hub.shipping.model import (
@@ -41,6 +41,7 @@ from hub.shipping.model import (
     TrackingStatus,
 )
 from hub.shipping.status import build_tracker
+from hub.shipping.units import THOUSANDTH, WHOLE, LengthUnit, WeightUnit, length_in, weight_in
 from mappings.common import MappingError
 
 CARRIER = "dhl_express"
@@ -101,11 +102,8 @@ ENCODINGS: dict[str, str] = {"PDF": "pdf", "ZPL": "zpl"}
 IMAGE_FORMATS: dict[str, LabelFormat] = {"PDF": "PDF", "ZPL": "ZPL", "ZPL2": "ZPL"}
 DEFAULT_TEMPLATE = "ECOM26_84_001"  # 4x6 in thermal label
 REFERENCE_MAX = 35  # customerReferences[].value
-UNITS: dict[str, tuple[Decimal, Decimal]] = {  # grams per weight unit, millimetres per length unit
-    "metric": (Decimal(1000), Decimal(10)),
-    "imperial": (Decimal("453.59237"), Decimal("25.4")),
-}
-MILLI = Decimal("0.001")
+#: the weight and length unit of each ``unitOfMeasurement``
+UNITS: dict[str, tuple[WeightUnit, LengthUnit]] = {"metric": ("kg", "cm"), "imperial": ("lb", "in")}
 
 
 # --------------------------------------------------------------------------- requests
@@ -126,9 +124,7 @@ def shipment_reference(idempotency_key: str) -> str:
 
 def weight(parcel: Parcel, units: Units) -> float:
     """Grams in kg or lb, rounded up to 0.001 (DHL rejects a zero weight)."""
-    grams_per_unit, _ = UNITS[units]
-    value = (Decimal(max(parcel.weight_g, 1)) / grams_per_unit).quantize(MILLI, ROUND_CEILING)
-    return float(value)
+    return float(weight_in(max(parcel.weight_g, 1), UNITS[units][0], THOUSANDTH))
 
 
 def dimensions(parcel: Parcel, units: Units) -> dict[str, int] | None:
@@ -136,10 +132,7 @@ def dimensions(parcel: Parcel, units: Units) -> dict[str, int] | None:
     sides = (parcel.length_mm, parcel.width_mm, parcel.height_mm)
     if any(side is None or side <= 0 for side in sides):
         return None
-    _, mm_per_unit = UNITS[units]
-    length, width, height = (
-        int((Decimal(s or 0) / mm_per_unit).to_integral_value(ROUND_CEILING)) for s in sides
-    )
+    length, width, height = (int(length_in(s or 0, UNITS[units][1], WHOLE)) for s in sides)
     return {"length": length, "width": width, "height": height}
 
 
@@ -156,7 +149,8 @@ def _compact(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v not in (None, "")}
 
 
-def _rate_address(address: Address) -> dict[str, Any]:
+def _postal_address(address: Address) -> dict[str, Any]:
+    """DHL's ``postalAddress`` (rates, and the parties of a shipment)."""
     return _compact(
         {
             "postalCode": address.postal_code,
@@ -180,8 +174,8 @@ def rate_request(request: RateRequest, *, account: str, units: Units, planned: d
         raise ValueError("a DHL Express rate request needs at least one parcel")
     return {
         "customerDetails": {
-            "shipperDetails": _rate_address(request.ship_from),
-            "receiverDetails": _rate_address(request.ship_to),
+            "shipperDetails": _postal_address(request.ship_from),
+            "receiverDetails": _postal_address(request.ship_to),
         },
         "accounts": [{"typeCode": "shipper", "number": account}],
         "plannedShippingDateAndTime": planned_shipping(planned),
@@ -203,16 +197,7 @@ def _party(address: Address) -> dict[str, Any]:
         }
     )
     return {
-        "postalAddress": _compact(
-            {
-                "postalCode": address.postal_code,
-                "cityName": address.city,
-                "countryCode": address.country_code,
-                "provinceCode": address.region,
-                "addressLine1": address.street1,
-                "addressLine2": address.street2,
-            }
-        ),
+        "postalAddress": _postal_address(address),
         "contactInformation": contact,
         "typeCode": "private" if address.residential else "business",
     }

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import Any
 
 from hub.shipping.model import (
@@ -34,6 +34,7 @@ from hub.shipping.model import (
     TrackingStatus,
 )
 from hub.shipping.status import build_tracker
+from hub.shipping.units import TENTH, length_in, weight_in
 from mappings.common import (
     MappingError,
     as_list,
@@ -49,9 +50,6 @@ from mappings.common import (
 )
 
 CARRIER = "easypost"
-GRAMS_PER_OUNCE = Decimal("28.349523125")
-MM_PER_INCH = Decimal("25.4")
-TENTH = Decimal("0.1")
 
 # --------------------------------------------------------------------------- code tables (data)
 
@@ -222,13 +220,13 @@ def ounces(grams: int) -> float:
     """Grams as ounces, rounded up to a tenth (EasyPost's parcel weight unit)."""
     if grams <= 0:
         raise ValueError(f"a parcel must weigh something (got {grams} g)")
-    return float((Decimal(grams) / GRAMS_PER_OUNCE).quantize(TENTH, rounding=ROUND_CEILING))
+    return float(weight_in(grams, "oz", TENTH))
 
 
 def inches(mm: int) -> float:
     if mm <= 0:
         raise ValueError(f"a dimension must be positive (got {mm} mm)")
-    return float((Decimal(mm) / MM_PER_INCH).quantize(TENTH, rounding=ROUND_CEILING))
+    return float(length_in(mm, "in", TENTH))
 
 
 def address_body(address: Address) -> dict[str, Any]:

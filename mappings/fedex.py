@@ -27,7 +27,7 @@ import binascii
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import Any
 
 from hub.shipping.model import (
@@ -45,6 +45,7 @@ from hub.shipping.model import (
     TrackingStatus,
 )
 from hub.shipping.status import build_tracker
+from hub.shipping.units import TENTH, WHOLE, LengthUnit, length_in, weight_in
 from mappings.common import MappingError, as_list, as_object, get_path, money, opt_str
 
 CARRIER = "fedex"
@@ -117,9 +118,6 @@ LABEL_SPECS: dict[str, tuple[str, str]] = {
 DOC_TYPES: dict[str, LabelFormat] = {"PDF": "PDF", "PNG": "PNG", "ZPLII": "ZPL"}
 #: countries whose shippers weigh in pounds and inches; everyone else in kilograms and centimetres
 IMPERIAL = frozenset({"US", "PR", "LR", "MM"})
-GRAMS_PER_LB = Decimal("453.59237")
-MM_PER_IN = Decimal("25.4")
-TENTH = Decimal("0.1")
 _MARKS = re.compile(r"[®™]")
 
 
@@ -130,19 +128,14 @@ def _units(country: str) -> tuple[str, str]:
     return ("LB", "IN") if country.upper() in IMPERIAL else ("KG", "CM")
 
 
-def _up(value: Decimal, step: Decimal) -> Decimal:
-    return max(step, (value / step).to_integral_value(ROUND_CEILING) * step)
-
-
 def _package(parcel: Parcel, country: str) -> dict[str, Any]:
     weight_unit, length_unit = _units(country)
-    grams = Decimal(parcel.weight_g)
-    weight = grams / GRAMS_PER_LB if weight_unit == "LB" else grams / 1000
-    item: dict[str, Any] = {"weight": {"units": weight_unit, "value": float(_up(weight, TENTH))}}
+    weight = weight_in(parcel.weight_g, "lb" if weight_unit == "LB" else "kg", TENTH)
+    item: dict[str, Any] = {"weight": {"units": weight_unit, "value": float(weight)}}
     sides = (parcel.length_mm, parcel.width_mm, parcel.height_mm)
     if all(side for side in sides):
-        per_unit = MM_PER_IN if length_unit == "IN" else Decimal(10)
-        length, width, height = (int(_up(Decimal(side or 0) / per_unit, Decimal(1))) for side in sides)
+        unit: LengthUnit = "in" if length_unit == "IN" else "cm"
+        length, width, height = (int(length_in(side or 0, unit, WHOLE)) for side in sides)
         item["dimensions"] = {"length": length, "width": width, "height": height, "units": length_unit}
     return item
 

@@ -30,6 +30,7 @@ from hub.shipping.model import (
     TrackingStatus,
 )
 from hub.shipping.status import build_tracker
+from hub.shipping.units import TENTH, WHOLE, LengthUnit, length_in, weight_in
 from mappings.common import MappingError, get_path, money, opt_str
 
 CARRIER = "ups"
@@ -202,12 +203,6 @@ def service_name(code: str, origin_country: str | None = None) -> str:
 # --------------------------------------------------------------------------- units and parties
 
 
-def _ceil(value: Decimal, places: int) -> str:
-    step = Decimal(1).scaleb(-places)
-    rounded = (value / step).to_integral_value(rounding="ROUND_CEILING") * step
-    return format(max(rounded, step), "f")
-
-
 def package_units(origin_country: str) -> tuple[str, str]:
     """(weight unit, dimension unit) UPS expects for shipments from ``origin_country``."""
     return ("LBS", "IN") if origin_country.upper() in IMPERIAL_ORIGINS else ("KGS", "CM")
@@ -219,15 +214,14 @@ def package_measures(parcel: Parcel, origin_country: str) -> dict[str, Any]:
     if parcel.weight_g <= 0:
         raise ValueError("a parcel needs a weight above 0 g")
     weight_unit, length_unit = package_units(origin_country)
-    grams = Decimal(parcel.weight_g)
-    weight = grams / Decimal("453.59237") if weight_unit == "LBS" else grams / 1000
+    weight = weight_in(parcel.weight_g, "lb" if weight_unit == "LBS" else "kg", TENTH)
     out: dict[str, Any] = {
-        "PackageWeight": {"UnitOfMeasurement": {"Code": weight_unit}, "Weight": _ceil(weight, 1)}
+        "PackageWeight": {"UnitOfMeasurement": {"Code": weight_unit}, "Weight": format(weight, "f")}
     }
     sides = (parcel.length_mm, parcel.width_mm, parcel.height_mm)
     if all(side is not None and side > 0 for side in sides):
-        divisor = Decimal("25.4") if length_unit == "IN" else Decimal(10)
-        length, width, height = (_ceil(Decimal(side) / divisor, 0) for side in sides)  # type: ignore[arg-type]
+        unit: LengthUnit = "in" if length_unit == "IN" else "cm"
+        length, width, height = (format(length_in(side, unit, WHOLE), "f") for side in sides)  # type: ignore[arg-type]
         out["Dimensions"] = {
             "UnitOfMeasurement": {"Code": length_unit},
             "Length": length,

@@ -40,6 +40,7 @@ from hub.shipping.model import (
     TrackingStatus,
 )
 from hub.shipping.status import build_tracker
+from hub.shipping.units import HUNDREDTH, MM_PER, TENTH, weight_in
 from mappings.common import LOGGER, MappingError, country_code, get_path, money, opt_str
 
 CARRIER = "usps"
@@ -114,8 +115,6 @@ DOMESTIC = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "PW", "FM", "MH", "UM"
 #: USPS ``X-Idempotency-Key`` must be a UUID: other keys become a name-based UUID in this namespace
 KEY_NAMESPACE = uuid.UUID("7b3f6b0e-2f4c-5a51-9a35-3c0d8e8b5f21")
 
-GRAMS_PER_LB = Decimal("453.59237")
-MM_PER_IN = Decimal("25.4")
 #: machinable parcel limits (DMM 201): at most 22 x 18 x 15 in and 25 lb
 MACHINABLE_MAX_IN = (Decimal(22), Decimal(18), Decimal(15))
 MACHINABLE_MAX_LB = Decimal(25)
@@ -132,14 +131,14 @@ class NotServed(ValueError):
 
 def pounds(grams: int) -> Decimal:
     """Grams as pounds, rounded up to the hundredth (never under-declared)."""
-    return max(Decimal("0.01"), (Decimal(grams) / GRAMS_PER_LB).quantize(Decimal("0.01"), ROUND_CEILING))
+    return weight_in(grams, "lb", HUNDREDTH)
 
 
 def inches(millimetres: int | None) -> Decimal | None:
     """Millimetres as inches, rounded up to the tenth."""
     if not millimetres:
         return None
-    return (Decimal(millimetres) / MM_PER_IN).quantize(Decimal("0.1"), ROUND_CEILING)
+    return (Decimal(millimetres) / MM_PER["in"]).quantize(TENTH, ROUND_CEILING)
 
 
 def plain_text(value: Any) -> str | None:

@@ -8,12 +8,18 @@ found by its reference (the hub's idempotency key) but its label cannot be fetch
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from connectors.dhl_express.client import HOSTS, DhlClient
-from hub.carriers import CannotReconcile, CarrierConnector, rate_timeout_field
+from hub.carriers import (
+    CannotReconcile,
+    CarrierConnector,
+    environment_field,
+    label_format_field,
+    rate_timeout_field,
+    url_override_field,
+)
 from hub.connectors import ConnectionContext, FieldSpec, TestResult
 from hub.http import HttpError
 from hub.shipping.model import Label, LabelRequest, RateQuote, RateRequest, Tracker
@@ -42,6 +48,8 @@ class DhlExpressConnector(CarrierConnector):
     track_batch_size: ClassVar[int] = 100
     label_formats: ClassVar[tuple[str, ...]] = ("PDF", "ZPL")
     can_void: ClassVar[bool] = False
+    hosts = HOSTS
+    default_environment = "sandbox"
     tracking_url_template: ClassVar[str] = (
         "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id={number}"
     )
@@ -63,16 +71,10 @@ class DhlExpressConnector(CarrierConnector):
             pattern=r"\d{9}",
             pattern_message="must be the 9-digit DHL Express account number",
         ),
-        FieldSpec(
-            "environment",
-            "Environment",
-            type="choice",
-            group="settings",
+        environment_field(
+            (("sandbox", f"Test ({HOSTS['sandbox']})"), ("production", f"Live ({HOSTS['production']})")),
             default="sandbox",
-            choices=(
-                ("sandbox", f"Test ({HOSTS['sandbox']})"),
-                ("production", f"Live ({HOSTS['production']})"),
-            ),
+            required=True,
         ),
         FieldSpec(
             "unit_of_measurement",
@@ -83,15 +85,7 @@ class DhlExpressConnector(CarrierConnector):
             default="metric",
             choices=(("metric", "Metric (kg, cm)"), ("imperial", "Imperial (lb, in)")),
         ),
-        FieldSpec(
-            "label_format",
-            "Label format",
-            type="choice",
-            group="settings",
-            required=False,
-            default="PDF",
-            choices=(("PDF", "PDF"), ("ZPL", "ZPL (thermal printers)")),
-        ),
+        label_format_field((("PDF", "PDF"), ("ZPL", "ZPL (thermal printers)")), default="PDF"),
         FieldSpec(
             "label_template",
             "Label template",
@@ -108,20 +102,9 @@ class DhlExpressConnector(CarrierConnector):
             default="Merchandise",
             help="Printed on the waybill (at most 70 characters).",
         ),
-        FieldSpec(
-            "url",
-            "API base URL override",
-            type="url",
-            group="settings",
-            required=False,
-            help="Only for a local sandbox; leave blank to use the environment's DHL host.",
-        ),
+        url_override_field("Only for a local sandbox; leave blank to use the environment's DHL host."),
         rate_timeout_field(CarrierConnector.rate_timeout_s),
     )
-
-    @classmethod
-    def base_url(cls, credentials: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
-        return str(settings.get("url") or HOSTS[str(settings.get("environment") or "sandbox")])
 
     def __init__(self, ctx: ConnectionContext) -> None:
         super().__init__(ctx)

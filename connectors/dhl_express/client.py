@@ -14,6 +14,7 @@ import orjson
 import requests
 from requests.auth import HTTPBasicAuth
 
+from hub.carriers import call_details
 from hub.http import HttpClient, HttpError, json_body
 from mappings.dhl_express import problem_message
 
@@ -49,14 +50,7 @@ def clear_error(exc: HttpError, what: str) -> HttpError:
     message = problem_message(body)
     if message is None:
         return exc
-    return DhlExpressError(
-        f"DHL Express refused {what}: {message}",
-        url=exc.url,
-        status=exc.status,
-        body=exc.body,
-        request_id=exc.request_id,
-        response=exc.response,
-    )
+    return DhlExpressError(f"DHL Express refused {what}: {message}", **call_details(exc))
 
 
 class DhlClient:

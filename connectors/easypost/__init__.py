@@ -21,7 +21,10 @@ from hub.carriers import (
     CannotReconcile,
     CarrierConnector,
     LabelNotFound,
+    environment_field,
+    label_format_field,
     rate_timeout_field,
+    url_override_field,
 )
 from hub.connectors import Capability, ConnectionContext, FieldSpec, TestResult, WebhookDelivery
 from hub.http import HttpError
@@ -51,6 +54,7 @@ class EasyPostConnector(CarrierConnector):
     #: EasyPost's tracking pages are per tracker (``Tracker.public_url``), not per number: the hub
     #: uses the underlying carrier's page (``mappings.easypost.tracking_url``, ``Label.carrier_name``)
     tracking_url_template: ClassVar[str] = ""
+    hosts = dict.fromkeys(("production", "test"), PRODUCTION_URL)  # the key decides, not the host
     notes = (
         "Quotes come from every carrier account of the EasyPost account (or those listed below); "
         "labels and trackers name the carrier that moves the parcel.",
@@ -72,24 +76,11 @@ class EasyPostConnector(CarrierConnector):
             help="Any long random text: the hub registers its webhook with EasyPost under it and "
             "rejects every event not signed with it. Leave blank to track by polling only.",
         ),
-        FieldSpec(
-            "environment",
-            "Environment",
-            type="choice",
-            group="settings",
-            required=False,
-            default="production",
-            choices=(("production", "Production key"), ("test", "Test key")),
+        environment_field(
+            (("production", "Production key"), ("test", "Test key")),
             help="Both use api.easypost.com: the key decides whether labels are real.",
         ),
-        FieldSpec(
-            "url",
-            "API base URL override",
-            type="url",
-            group="settings",
-            required=False,
-            help="Leave blank: https://api.easypost.com/v2. For a local sandbox only.",
-        ),
+        url_override_field("Leave blank: https://api.easypost.com/v2. For a local sandbox only."),
         FieldSpec(
             "carrier_accounts",
             "Carrier accounts to rate",
@@ -99,22 +90,13 @@ class EasyPostConnector(CarrierConnector):
             pattern_message="must be EasyPost carrier account ids (ca_...), separated by commas",
             help="Leave blank: every carrier account of the EasyPost account.",
         ),
-        FieldSpec(
-            "label_format",
-            "Default label format",
-            type="choice",
-            group="settings",
-            required=False,
+        label_format_field(
+            (("PDF", "PDF (4x6)"), ("PNG", "PNG image (4x6)"), ("ZPL", "ZPL (thermal printer)")),
             default="PDF",
-            choices=(("PDF", "PDF (4x6)"), ("PNG", "PNG image (4x6)"), ("ZPL", "ZPL (thermal printer)")),
+            label="Default label format",
         ),
         rate_timeout_field(rate_timeout_s),
     )
-
-    @classmethod
-    def base_url(cls, credentials: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
-        override = settings.get("url")
-        return str(override).rstrip("/") if override else PRODUCTION_URL
 
     def __init__(self, ctx: ConnectionContext) -> None:
         super().__init__(ctx)

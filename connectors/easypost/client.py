@@ -7,6 +7,7 @@ import base64
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hub.carriers import call_details
 from hub.http import HttpClient, HttpError, json_body
 
 PRODUCTION_URL = "https://api.easypost.com/v2"
@@ -20,8 +21,7 @@ class EasyPostError(HttpError):
     """EasyPost refused a call: ``status``, EasyPost's ``code`` and its message (field errors included)."""
 
     def __init__(self, exc: HttpError, code: str | None, message: str) -> None:
-        super().__init__(message, url=exc.url, status=exc.status, body=exc.body, response=exc.response)
-        self.request_id = exc.request_id
+        super().__init__(message, **call_details(exc))
         self.code = code
 
 

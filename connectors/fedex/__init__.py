@@ -19,7 +19,13 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from connectors.fedex.client import FedexClient, FedexError
-from hub.carriers import CarrierConnector, rate_timeout_field
+from hub.carriers import (
+    CarrierConnector,
+    environment_field,
+    label_format_field,
+    rate_timeout_field,
+    url_override_field,
+)
 from hub.connectors import Capability, ConnectionContext, FieldSpec, TestResult
 from hub.shipping.model import Label, LabelRequest, RateQuote, RateRequest, Tracker
 from mappings import fedex as mapping
@@ -55,6 +61,7 @@ class FedexConnector(CarrierConnector):
     label_formats: ClassVar[tuple[str, ...]] = ("PDF", "PNG", "ZPL")
     rate_timeout_s: ClassVar[float] = 15.0
     tracking_url_template: ClassVar[str] = "https://www.fedex.com/fedextrack/?trknbr={number}"
+    hosts = ENVIRONMENTS
     manages_webhooks = False
     notes = (
         "Create a project in the FedEx Developer Portal with the Rate, Ship and Track APIs and give its "
@@ -76,17 +83,8 @@ class FedexConnector(CarrierConnector):
             pattern=r"\d{9}",
             pattern_message="must be the 9-digit FedEx account number",
         ),
-        FieldSpec(
-            "environment",
-            "Environment",
-            type="choice",
-            group="settings",
-            required=False,
-            default="production",
-            choices=(
-                ("production", "Production (apis.fedex.com)"),
-                ("sandbox", "Test (apis-sandbox.fedex.com)"),
-            ),
+        environment_field(
+            (("production", "Production (apis.fedex.com)"), ("sandbox", "Test (apis-sandbox.fedex.com)"))
         ),
         FieldSpec(
             "track_api_key",
@@ -96,14 +94,9 @@ class FedexConnector(CarrierConnector):
             help="Leave blank when the same project has the Track API.",
         ),
         FieldSpec("track_secret_key", "Track secret key", type="secret", required=False),
-        FieldSpec(
-            "label_format",
-            "Label format",
-            type="choice",
-            group="settings",
-            required=False,
+        label_format_field(
+            (("PDF", "PDF (4x6 paper)"), ("PNG", "PNG (4x6 paper)"), ("ZPL", "ZPL II (thermal 4x6)")),
             default="PDF",
-            choices=(("PDF", "PDF (4x6 paper)"), ("PNG", "PNG (4x6 paper)"), ("ZPL", "ZPL II (thermal 4x6)")),
         ),
         FieldSpec(
             "pickup_type",
@@ -114,23 +107,9 @@ class FedexConnector(CarrierConnector):
             default=PICKUP_TYPES[0][0],
             choices=PICKUP_TYPES,
         ),
-        FieldSpec(
-            "url",
-            "API base URL override",
-            type="url",
-            group="settings",
-            required=False,
-            help="Leave blank: the environment's FedEx host. For a local sandbox only.",
-        ),
+        url_override_field("Leave blank: the environment's FedEx host. For a local sandbox only."),
         rate_timeout_field(rate_timeout_s),
     )
-
-    @classmethod
-    def base_url(cls, credentials: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
-        override = settings.get("url")
-        if override:
-            return str(override).rstrip("/")
-        return ENVIRONMENTS[str(settings.get("environment") or "production")]
 
     @classmethod
     def rate_limit(cls, settings: Mapping[str, Any]) -> tuple[float, float]:

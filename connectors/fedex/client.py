@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import requests
 
-from hub.carriers import authorized
+from hub.carriers import Bearer
 from hub.http import HttpClient, HttpError
 from hub.oauth import TOKENS, Token, TokenCache, token_from_response
 from mappings.fedex import error_text
@@ -74,6 +74,7 @@ class FedexClient:
         self._secret_key = secret_key
         self.cache = cache
         self.cache_key = TokenCache.key("fedex", http.base_url, api_key, secret_key)
+        self.bearer = Bearer(http, self.cache_key, self.fetch_token, cache)
         http.add_secret(api_key)
         http.add_secret(secret_key)
         # tokens are masked too: the hook sees every answer, the token one included
@@ -111,7 +112,7 @@ class FedexClient:
         return token_from_response(token, body.get("expires_in"))
 
     def token(self) -> str:
-        return self.cache.get(self.cache_key, self.fetch_token)
+        return self.bearer.token()
 
     def call(
         self,
@@ -129,17 +130,8 @@ class FedexClient:
         if transaction_id:
             headers["x-customer-transaction-id"] = transaction_id
         try:
-            response = authorized(
-                self.http,
-                method,
-                path,
-                cache_key=self.cache_key,
-                fetch_token=self.fetch_token,
-                cache=self.cache,
-                headers=headers,
-                json=body,
-                idempotent=idempotent,
-                timeout=timeout,
+            response = self.bearer.request(
+                method, path, headers=headers, json=body, idempotent=idempotent, timeout=timeout
             )
         except HttpError as exc:
             raise fedex_error(what, exc, self.http.mask) from exc

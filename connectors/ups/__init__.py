@@ -16,7 +16,15 @@ from typing import Any, ClassVar
 
 from connectors.ups import webhooks
 from connectors.ups.client import HOSTS, UpsClient, UpsError
-from hub.carriers import CARRIER_CAPABILITIES, CannotReconcile, CarrierConnector, rate_timeout_field
+from hub.carriers import (
+    CARRIER_CAPABILITIES,
+    CannotReconcile,
+    CarrierConnector,
+    environment_field,
+    label_format_field,
+    rate_timeout_field,
+    url_override_field,
+)
 from hub.connectors import Capability, ConnectionContext, FieldSpec, TestResult, WebhookDelivery
 from hub.http import HttpError
 from hub.oauth import TOKENS
@@ -40,6 +48,7 @@ class UpsConnector(CarrierConnector):
     label_formats: ClassVar[tuple[str, ...]] = ("GIF", "PNG", "ZPL")  # GIF is UPS's default; no PDF
     rate_timeout_s: ClassVar[float] = 20.0  # Shop over several packages takes seconds
     tracking_url_template: ClassVar[str] = "https://www.ups.com/track?loc=en_US&tracknum={number}"
+    hosts = HOSTS
     manages_webhooks = True
     notes = (
         "Track Alert pushes events for 14 days after a label is bought (the hub subscribes each new "
@@ -56,38 +65,18 @@ class UpsConnector(CarrierConnector):
             pattern_message="must be the 6-character UPS account number",
             help="Bills labels and unlocks negotiated rates.",
         ),
-        FieldSpec(
-            "environment",
-            "Environment",
-            type="choice",
-            group="settings",
-            required=False,
-            default="production",
-            choices=(
-                ("production", "Production (onlinetools.ups.com)"),
-                ("sandbox", "Test (wwwcie.ups.com)"),
-            ),
+        environment_field(
+            (("production", "Production (onlinetools.ups.com)"), ("sandbox", "Test (wwwcie.ups.com)"))
         ),
-        FieldSpec(
-            "url",
-            "API base URL override",
-            type="url",
-            group="settings",
-            required=False,
-            help="Leave blank: the environment's UPS host. For a local sandbox only.",
-        ),
-        FieldSpec(
-            "label_format",
-            "Default label format",
-            type="choice",
-            group="settings",
-            required=False,
-            default="GIF",
-            choices=(
+        url_override_field("Leave blank: the environment's UPS host. For a local sandbox only."),
+        label_format_field(
+            (
                 ("GIF", "GIF image (4 x 6 in)"),
                 ("PNG", "PNG image (4 x 6 in)"),
                 ("ZPL", "ZPL (thermal printer)"),
             ),
+            default="GIF",
+            label="Default label format",
         ),
         FieldSpec(
             "negotiated_rates",
@@ -107,13 +96,6 @@ class UpsConnector(CarrierConnector):
         ),
         rate_timeout_field(rate_timeout_s),
     )
-
-    @classmethod
-    def base_url(cls, credentials: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
-        override = settings.get("url")
-        if override:
-            return str(override).rstrip("/")
-        return HOSTS[str(settings.get("environment") or "production")]
 
     @classmethod
     def secret_values(cls, credentials: Mapping[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import requests
 
-from hub.carriers import authorized
+from hub.carriers import Bearer, call_details
 from hub.http import HttpClient, HttpError, json_body
 from hub.oauth import TOKENS, Token, TokenCache, token_from_response
 from mappings.ups import error_codes, error_text
@@ -42,14 +42,7 @@ class UpsError(HttpError):
 
     def __init__(self, operation: str, exc: HttpError, body: Any, mask: Callable[[str], str]) -> None:
         text = mask(error_text(body) or "") or (exc.body[:300] if exc.body else "no error text")
-        super().__init__(
-            f"UPS {operation} failed (HTTP {exc.status}): {text}",
-            url=exc.url,
-            status=exc.status,
-            body=exc.body,
-            request_id=exc.request_id,
-            response=exc.response,
-        )
+        super().__init__(f"UPS {operation} failed (HTTP {exc.status}): {text}", **call_details(exc))
         self.codes = error_codes(body)
 
 
@@ -90,6 +83,7 @@ class UpsClient:
         http.add_secret(basic)
         self._basic = basic
         self.cache_key = TokenCache.key("ups", http.base_url, client_id, client_secret)
+        self.bearer = Bearer(http, self.cache_key, self.fetch_token, cache)
 
     # -- auth ---------------------------------------------------------------------------------
 
@@ -115,7 +109,7 @@ class UpsClient:
         return token_from_response(value, token_lifetime(body.get("expires_in")))
 
     def token(self) -> str:
-        return self.cache.get(self.cache_key, self.fetch_token)
+        return self.bearer.token()
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -123,16 +117,7 @@ class UpsClient:
         """An authorised call with UPS's transaction headers; UPS's errors as :class:`UpsError`."""
         headers: Mapping[str, str] = {"transId": uuid.uuid4().hex, "transactionSrc": self.transaction_src}
         try:
-            return authorized(
-                self.http,
-                method,
-                path,
-                cache_key=self.cache_key,
-                fetch_token=self.fetch_token,
-                cache=self.cache,
-                headers=headers,
-                **kw,
-            )
+            return self.bearer.request(method, path, headers=headers, **kw)
         except HttpError as exc:
             if exc.status is None or isinstance(exc, UpsError):
                 raise  # no answer at all: the caller decides (a purchase must be reconciled)

@@ -18,7 +18,15 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from connectors.usps.client import DEFAULT_HOURLY_QUOTA, UspsClient, UspsError
-from hub.carriers import CannotReconcile, CarrierConnector, LabelNotFound, rate_timeout_field
+from hub.carriers import (
+    CannotReconcile,
+    CarrierConnector,
+    LabelNotFound,
+    environment_field,
+    label_format_field,
+    rate_timeout_field,
+    url_override_field,
+)
 from hub.connectors import ConnectionContext, FieldSpec, TestResult
 from hub.http import HttpError, json_body
 from hub.shipping.errors import ShippingError
@@ -48,6 +56,7 @@ class UspsConnector(CarrierConnector):
     label_formats: ClassVar[tuple[str, ...]] = ("PDF", "PNG", "GIF", "ZPL")
     rate_timeout_s: ClassVar[float] = 10.0
     tracking_url_template: ClassVar[str] = "https://tools.usps.com/go/TrackConfirmAction?tLabels={number}"
+    hosts = HOSTS
     notes = (
         "USPS gives a new app 60 calls an hour per API (rates, labels, tracking each): ask USPS API "
         "support for a higher quota before going live, and set it below.",
@@ -85,16 +94,11 @@ class UspsConnector(CarrierConnector):
             pattern=r"\d{4,20}",
             pattern_message="must be the digits of your Enterprise Payment System account",
         ),
-        FieldSpec(
-            "environment",
-            "Environment",
-            type="choice",
-            default="production",
-            choices=(
+        environment_field(
+            (
                 ("production", "Production (apis.usps.com)"),
                 ("sandbox", "Testing environment, TEM (apis-tem.usps.com)"),
-            ),
-            **SETTING,
+            )
         ),
         FieldSpec(
             "price_type",
@@ -104,14 +108,7 @@ class UspsConnector(CarrierConnector):
             choices=(("COMMERCIAL", "Commercial"), ("RETAIL", "Retail"), ("CONTRACT", "Contract")),
             **SETTING,
         ),
-        FieldSpec(
-            "label_format",
-            "Label format",
-            type="choice",
-            default="PDF",
-            choices=tuple((f, f) for f in label_formats),
-            **SETTING,
-        ),
+        label_format_field(tuple((f, f) for f in label_formats), default="PDF"),
         FieldSpec(
             "hourly_quota",
             "Calls per hour per API",
@@ -121,18 +118,9 @@ class UspsConnector(CarrierConnector):
             help="The quota USPS granted your app (60 by default).",
             **SETTING,
         ),
-        FieldSpec(
-            "url", "API base URL override", type="url", help="Leave blank. For a sandbox only.", **SETTING
-        ),
+        url_override_field("Leave blank. For a sandbox only."),
         rate_timeout_field(rate_timeout_s),
     )
-
-    @classmethod
-    def base_url(cls, credentials: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
-        override = settings.get("url")
-        return (
-            str(override).rstrip("/") if override else HOSTS[str(settings.get("environment") or "production")]
-        )
 
     @classmethod
     def rate_limit(cls, settings: Mapping[str, Any]) -> tuple[float, float]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from hub.carriers import authorized
+from hub.carriers import Bearer, call_details
 from hub.http import HttpClient, HttpError, json_body
 from hub.oauth import TOKENS, Token, TokenCache, token_from_response
 from hub.ratelimit import TokenBucket, limiters
@@ -49,14 +49,7 @@ def readable(exc: HttpError, what: str, mask: Callable[[str], str]) -> UspsError
         detail = None
     kind = UspsAuthError if exc.status in (401, 403) or "OAuth" in (detail or "") else UspsError
     message = mask(f"USPS {what}: {exc.status} {detail}" if detail else f"USPS {what}: {exc}")
-    return kind(
-        message,
-        url=exc.url,
-        status=exc.status,
-        body=exc.body,
-        request_id=exc.request_id,
-        response=exc.response,
-    )
+    return kind(message, **call_details(exc))
 
 
 class UspsClient:
@@ -80,6 +73,7 @@ class UspsClient:
         self.roles = payment_roles
         app = TokenCache.key("usps", http.base_url, client_id)
         self.token_key = TokenCache.key("usps-oauth", http.base_url, client_id, client_secret)
+        self.bearer = Bearer(http, self.token_key, self._fetch_token, self.cache)
         self.payment_key = TokenCache.key("usps-payment", self.token_key, repr(payment_roles))
         self.quota = max(1, int(hourly_quota))
         self._app = app
@@ -129,7 +123,7 @@ class UspsClient:
         return token_from_response(str(token), PAYMENT_TOKEN_S)
 
     def access_token(self) -> str:
-        return self.cache.get(self.token_key, self._fetch_token)
+        return self.bearer.token()
 
     def payment_token(self) -> str:
         return self.cache.get(self.payment_key, self._fetch_payment_token)
@@ -147,17 +141,7 @@ class UspsClient:
     ) -> requests.Response:
         """A bearer call paced by ``api``'s bucket; USPS's refusals become :class:`UspsError`."""
         try:
-            return authorized(
-                self.http,
-                method,
-                path,
-                cache_key=self.token_key,
-                fetch_token=self._fetch_token,
-                cache=self.cache,
-                headers=headers,
-                limiter=self.bucket(api),
-                **kw,
-            )
+            return self.bearer.request(method, path, headers=headers, limiter=self.bucket(api), **kw)
         except UspsError:
             raise
         except HttpError as exc:
