@@ -79,6 +79,7 @@ def _line_rows(order_id: int, order: Order) -> list[dict[str, Any]]:
             "sku": line.sku,
             "name": line.name,
             "quantity": line.quantity,
+            "current_quantity": line.current_quantity,
             "unit_price": line.unit_price,
             "discount": line.discount,
             "tax": line.tax,

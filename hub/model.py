@@ -80,6 +80,9 @@ class Line:
     discount: Decimal = ZERO
     tax: Decimal = ZERO
     total: Decimal | None = None
+    #: units still on the order after removals, refunds and cancellations, where the channel
+    #: says (what a shipment may still take); the hub's own, not part of the contract's JSON
+    current_quantity: int | None = field(default=None, metadata={"contract": False}, compare=False)
 
     def __post_init__(self) -> None:
         if self.total is None:

@@ -226,7 +226,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if hasattr(value, "__dataclass_fields__"):
-        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+        return {
+            name: _plain(getattr(value, name))
+            for name, spec in value.__dataclass_fields__.items()
+            if spec.metadata.get("contract", True)
+        }
     return value
 
 

@@ -171,6 +171,8 @@ class OrderLine(Base):
     sku: Mapped[str | None] = mapped_column(String(200), index=True)
     name: Mapped[str] = mapped_column(Text)
     quantity: Mapped[int] = mapped_column(Integer)
+    #: units still on the order (after removals, refunds, cancellations) where the channel says
+    current_quantity: Mapped[int | None] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Money)
     discount: Mapped[Decimal] = mapped_column(Money)
     tax: Mapped[Decimal] = mapped_column(Money)

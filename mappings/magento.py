@@ -392,6 +392,7 @@ def _line(group: _Group) -> Line:
         discount=discount,
         tax=tax,
         total=unit_price * quantity - discount,
+        current_quantity=max(0, quantity - int(parent.qty("qty_canceled"))),  # cancelled units never ship
     )
 
 

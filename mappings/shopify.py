@@ -388,7 +388,16 @@ def _line(value: Any, path: str, amounts: _Amounts) -> Line:
         discount=discount,
         tax=tax,
         total=unit_price * quantity - discount,
+        current_quantity=_current_quantity(item, path, quantity),
     )
+
+
+def _current_quantity(item: dict[str, Any], path: str, quantity: int) -> int | None:
+    """Shopify's ``current_quantity`` (after removals and refunds), where it sends one."""
+    if item.get("current_quantity") is None:
+        return None
+    current = integer(item.get("current_quantity"), join_path(path, "current_quantity"), minimum=0)
+    return min(quantity, current)
 
 
 def _shipping_lines(order: dict[str, Any], amounts: _Amounts) -> tuple[list[ShippingLine], Decimal]:

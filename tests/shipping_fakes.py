@@ -221,6 +221,8 @@ def add_order_and_location(db: Database, *, reserved: bool = True) -> tuple[int,
         canonical["lines"] = [dict(line) for line in canonical["lines"]]
         canonical["lines"][0]["quantity"], canonical["lines"][1]["quantity"] = 3, 1
         row.canonical = canonical
+        for line in s.query(t.OrderLine).filter(t.OrderLine.order_id == row.id):
+            line.quantity = 3 if line.position == 0 else 1
         loc = t.Location(code="WH1", name="Main warehouse", priority=1, regions=[])
         s.add(loc)
         s.add(t.Location(code="WH2", name="Second", priority=2, regions=[]))

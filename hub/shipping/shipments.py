@@ -34,8 +34,15 @@ class WantedLine:
     quantity: int
 
 
-def _order_lines(order: t.Order) -> dict[str, int]:
-    return {str(line["external_id"]): int(line["quantity"]) for line in order.canonical.get("lines") or []}
+def _order_lines(session: Session, order: t.Order) -> dict[str, int]:
+    """Units a shipment may take per line: what is still on the order where the channel says
+    (a refunded or removed unit never ships), else the ordered quantity."""
+    rows = session.execute(
+        select(t.OrderLine.external_id, t.OrderLine.quantity, t.OrderLine.current_quantity)
+        .where(t.OrderLine.order_id == order.id)
+        .order_by(t.OrderLine.position)
+    )
+    return {str(ext): int(qty if current is None else current) for ext, qty, current in rows}
 
 
 def _already_shipped(session: Session, order_id: int) -> dict[str, int]:
@@ -52,7 +59,7 @@ def _already_shipped(session: Session, order_id: int) -> dict[str, int]:
 
 
 def _lines(session: Session, order: t.Order, wanted: Sequence[WantedLine] | None) -> list[dict[str, Any]]:
-    ordered = _order_lines(order)
+    ordered = _order_lines(session, order)
     taken = _already_shipped(session, order.id)
     left = {ext: qty - taken.get(ext, 0) for ext, qty in ordered.items()}
     if wanted is None:
