@@ -187,6 +187,12 @@ def rate_request(request: RateRequest, *, account: str, units: Units, planned: d
     }
 
 
+def missing_phones(request: RateRequest) -> list[str]:
+    """Who lacks the phone DHL's shipment API requires (``contactInformation.phone``)."""
+    parties = (("shipper", request.ship_from), ("recipient", request.ship_to))
+    return [who for who, address in parties if not (address.phone or "").strip()]
+
+
 def _party(address: Address) -> dict[str, Any]:
     contact = _compact(
         {

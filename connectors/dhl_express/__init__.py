@@ -22,6 +22,7 @@ from hub.carriers import (
 )
 from hub.connectors import ConnectionContext, FieldSpec, TestResult
 from hub.http import HttpError
+from hub.shipping.errors import ShippingError
 from hub.shipping.model import Label, LabelRequest, RateQuote, RateRequest, Tracker
 from mappings import dhl_express as mapping
 
@@ -128,6 +129,11 @@ class DhlExpressConnector(CarrierConnector):
         return TestResult(True, f"connected to DHL Express as account {self.account}")
 
     def rates(self, request: RateRequest) -> list[RateQuote]:
+        """Quotes only for a shipment DHL would also sell a label for: its shipment API
+        refuses parties without a phone, so such a shop reports why instead of a quote the
+        merchant cannot buy."""
+        if missing := mapping.missing_phones(request):
+            raise ShippingError(None, f"DHL Express needs a phone number for the {' and the '.join(missing)}")
         planned = planned_time(request.ship_date, self._now())
         body = mapping.rate_request(request, account=self.account, units=self.units, planned=planned)
         quotes, _ = mapping.quotes_from_rates(self.client.rates(body))

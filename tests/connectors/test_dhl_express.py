@@ -333,3 +333,17 @@ def test_tracking_is_retried_on_server_errors(dhl: DhlExpressConnector) -> None:
     responses.get(f"{BASE}/tracking", status=500, json={"title": "Internal Server Error", "status": "500"})
     responses.get(f"{BASE}/tracking", json=sample("tracking_response.json"))
     assert len(dhl.track(["1234567890"])) == 1
+
+
+@responses.activate
+def test_no_quote_for_a_shipment_dhl_would_not_label(dhl: DhlExpressConnector) -> None:
+    """DHL's shipment API refuses a party without a phone: the shop reports it, no quote is offered."""
+    import dataclasses
+
+    from hub.shipping.errors import ShippingError
+
+    request = rate_request()
+    no_phone = dataclasses.replace(request, ship_to=dataclasses.replace(request.ship_to, phone=None))
+    with pytest.raises(ShippingError, match="phone number for the recipient"):
+        dhl.rates(no_phone)
+    assert len(responses.calls) == 0
