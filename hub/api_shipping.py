@@ -30,7 +30,7 @@ from hub.app import current_hub
 from hub.shipping import schemas
 from hub.shipping.convert import address_from_json, parcel_from_json
 from hub.shipping.errors import ShippingError, not_found
-from hub.shipping.labels import purchase_label, void_label
+from hub.shipping.labels import current_purchase, purchase_label, settle_by_hand, void_label
 from hub.shipping.model import RateRequest
 from hub.shipping.rules import RuleSet
 from hub.shipping.rulesets import check_scope, delete_rule_set, get_rule_set, list_rule_sets, put_rule_set
@@ -210,6 +210,28 @@ def label_response(shipment_id: int, *, inline: bool = False) -> Response:
     return response
 
 
+@shipping_api.post("/shipments/<int:shipment_id>/settle")
+@token_required
+def label_settle(shipment_id: int) -> Response:
+    """``{"outcome": "bought", "tracking_number": …}`` or ``{"outcome": "none"}``: what a person
+    found in the carrier's account for a purchase the hub could not settle."""
+    hub = current_hub()
+    body = _body()
+    if not isinstance(body, dict) or body.get("outcome") not in ("bought", "none"):
+        raise ShippingError("outcome", 'must be "bought" or "none"')
+    number = body.get("tracking_number")
+    if body["outcome"] == "bought" and not (isinstance(number, str) and number.strip()):
+        raise ShippingError("tracking_number", "is required when the label was bought")
+    purchase = current_purchase(hub.db, shipment_id)
+    if purchase is None:
+        raise not_found("shipment_id", f"shipment {shipment_id} has no label purchase")
+    who = f"token:{g.api_token_name}"
+    settle_by_hand(
+        hub.db, purchase.id, tracking_number=number if body["outcome"] == "bought" else None, who=who
+    )
+    return jsonify(_shipment_doc(shipment_id))
+
+
 @shipping_api.post("/shipments/<int:shipment_id>/void")
 @token_required
 def label_void(shipment_id: int) -> Response:
@@ -256,8 +278,7 @@ def rule_sets_delete(scope: str) -> tuple[Response, int]:
 @shipping_api.put("/locations/<code>/address")
 @token_required
 def location_address_put(code: str) -> Response:
-    values = schemas.load(schemas.LocationAddressSchema(), _body())
-    values = {k: values.get(k) for k in schemas.LocationAddressSchema().fields}
+    values = schemas.location_address(_body())
 
     def work(session: Session) -> dict[str, Any]:
         row = set_location_address(session, code, values)

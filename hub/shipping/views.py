@@ -22,13 +22,14 @@ def purchase_json(row: t.LabelPurchase | None) -> dict[str, Any] | None:
     return {
         "id": row.id,
         "state": row.state,
+        "reference": row.idempotency_key,  # what the label carries: findable in the carrier's account
         "connection_id": row.connection_id,
         "service_code": row.request.get("service_code"),
         "attempts": row.attempts,
         "tracking_number": row.tracking_number,
         "parcel_tracking_numbers": list(row.parcel_tracking_numbers or ()),
         "label_format": row.label_format,
-        "has_label": row.label_data is not None,
+        "has_label": bool(row.label_data),  # a label settled by hand has no file at the hub
         "amount": None if row.amount is None else format(row.amount, "f"),
         "currency": row.currency,
         "error": row.error,

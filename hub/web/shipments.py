@@ -12,7 +12,7 @@ from sqlalchemy import select
 from hub import tables as t
 from hub.app import current_hub
 from hub.shipping.errors import ShippingError
-from hub.shipping.labels import purchase_label, void_label
+from hub.shipping.labels import current_purchase, purchase_label, settle_by_hand, void_label
 from hub.shipping.model import Parcel
 from hub.shipping.shipments import WantedLine, create_shipment
 from hub.shipping.shopping import latest_shop, public_shop, shop_shipment
@@ -185,6 +185,24 @@ def void(shipment_id: int) -> Response:
         flash(exc.message, "error")
     else:
         flash("Label voided.", "ok")
+    return redirect(url_for("shipments.show", shipment_id=shipment_id))
+
+
+@bp.post("/shipments/<int:shipment_id>/settle")
+def settle(shipment_id: int) -> Response:
+    """A person checked the carrier's account for a purchase the hub could not settle."""
+    hub = current_hub()
+    purchase = current_purchase(hub.db, shipment_id) or abort(404)
+    bought = request.form.get("outcome") == "bought"
+    number = (request.form.get("tracking_number") or "").strip() if bought else None
+    try:
+        outcome = settle_by_hand(
+            hub.db, purchase.id, tracking_number=number, who=f"user:{current_user.username}"
+        )
+    except ShippingError as exc:
+        flash(exc.message if exc.field is None else f"{exc.field}: {exc.message}", "error")
+    else:
+        flash(outcome.message or f"Purchase settled: {outcome.state}.", "ok")
     return redirect(url_for("shipments.show", shipment_id=shipment_id))
 
 

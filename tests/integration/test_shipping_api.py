@@ -146,3 +146,32 @@ def test_shipment_pages(
     )
     page = client.get(made.location).get_data(as_text=True)
     assert 'id="label"' in page and "<img" in page and "1ZFAKE000001" in page
+
+
+def test_settle_a_lost_purchase_by_page_and_by_api(
+    client: FlaskClient, api: FlaskClient, hub_db: Database, app: Flask
+) -> None:
+    from hub.shipping.labels import purchase_label
+    from hub.shipping.model import Parcel
+    from hub.shipping.shipments import create_shipment
+
+    box = app.extensions["hub"].box
+    order_id, _loc = add_order_and_location(hub_db)
+    carrier_id = add_carrier(hub_db, box, "fedex-fake", no_lookup=True)
+    shipment_id = hub_db.transaction(
+        lambda s: create_shipment(s, order_id=order_id, parcels=[Parcel(500)]).id
+    )
+    FakeCarrier.ledger.lose_answers = 1
+    purchase_label(hub_db, box, "http://hub.test", shipment_id, connection_id=carrier_id, service_code="GND")
+    page = client.get(f"/shipments/{shipment_id}").get_data(as_text=True)
+    assert 'id="settle-form"' in page
+    bad = api.post(f"/api/v1/shipments/{shipment_id}/settle", json={"outcome": "bought"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "tracking_number"
+    client.post(
+        f"/shipments/{shipment_id}/settle",
+        data={"csrf_token": csrf_from(page), "outcome": "bought", "tracking_number": "7946000042"},
+    )
+    page = client.get(f"/shipments/{shipment_id}").get_data(as_text=True)
+    assert 'id="settle-form"' not in page and "7946000042" in page
+    again = api.post(f"/api/v1/shipments/{shipment_id}/settle", json={"outcome": "none"})
+    assert again.status_code == 409

@@ -207,3 +207,41 @@ def test_a_bought_label_queues_one_push_to_the_channel(db: Database, shipment: t
             "outcome": None,
         }
     ]
+
+
+def test_a_person_settles_what_the_carrier_cannot_say(db: Database, fake_carrier: type[FakeCarrier]) -> None:
+    from hub.shipping.labels import settle_by_hand
+
+    order_id, _loc = add_order_and_location(db)
+    carrier_id = add_carrier(db, BOX, "fedex-fake", no_lookup=True)
+    shipment_id = db.transaction(lambda s: create_shipment(s, order_id=order_id, parcels=[Parcel(500)]).id)
+    FakeCarrier.ledger.lose_answers = 1
+    lost = purchase_label(db, BOX, URL, shipment_id, connection_id=carrier_id, service_code="GND")
+    assert lost.state == "check_with_carrier"
+    with pytest.raises(ShippingError, match="blank"):
+        settle_by_hand(db, lost.purchase_id, tracking_number="  ", who="user:ann")
+    done = settle_by_hand(db, lost.purchase_id, tracking_number="7946000001", who="user:ann")
+    assert (done.state, done.tracking_number) == ("labelled", "7946000001")
+    assert "user:ann" in (done.message or "")
+    with db.session() as s:
+        shipment = s.get_one(t.Shipment, shipment_id)
+        assert (shipment.label_state, shipment.tracking_active) == ("labelled", True)
+        assert s.scalar(select(func.count()).select_from(t.OutboxMessage)) == 1, "its push-back is queued"
+    with pytest.raises(ShippingError, match="nothing to settle"):
+        settle_by_hand(db, lost.purchase_id, tracking_number=None, who="user:ann")
+    assert FakeCarrier.ledger.buy_calls == 1
+
+
+def test_nothing_sold_lets_the_shipment_be_bought_again(
+    db: Database, fake_carrier: type[FakeCarrier]
+) -> None:
+    from hub.shipping.labels import settle_by_hand
+
+    order_id, _loc = add_order_and_location(db)
+    carrier_id = add_carrier(db, BOX, "dhl-fake", no_lookup=True)
+    shipment_id = db.transaction(lambda s: create_shipment(s, order_id=order_id, parcels=[Parcel(500)]).id)
+    FakeCarrier.ledger.lose_answers = 1
+    lost = purchase_label(db, BOX, URL, shipment_id, connection_id=carrier_id, service_code="GND")
+    assert settle_by_hand(db, lost.purchase_id, tracking_number=None, who="user:ann").state == "failed"
+    again = purchase_label(db, BOX, URL, shipment_id, connection_id=carrier_id, service_code="GND")
+    assert again.state == "labelled" and again.purchase_id != lost.purchase_id
