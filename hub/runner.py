@@ -12,16 +12,25 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 from werkzeug.serving import run_simple
 
 from hub import tables as t
 from hub.app import current_hub
-from hub.connectors import registry
+from hub.calllog import flush_call_log
+from hub.connectors import Capability, Connector, get_connector, registry
+from hub.inventory.catalogue import ensure_location, ensure_sku
+from hub.inventory.outbox import enqueue_push
+from hub.inventory.sender import default_location, push_stock
+from hub.inventory.skumap import record_listings
+from hub.inventory.stock import RESERVING_STATUSES, reserve_orders, set_on_hand
 from hub.sandbox import Sandbox, load_sandbox
 from hub.services.accounts import create_user, has_users
-from hub.services.connections import create_connection, update_connection
+from hub.services.connections import build_connector, create_connection, update_connection
+from hub.shipping.schemas import location_address
+from hub.shipping.shipments import set_location_address
 
 log = logging.getLogger(__name__)
 INITIAL_PASSWORD_FILE = "initial-admin-password"
@@ -29,6 +38,21 @@ SANDBOX_PORT_BASE = 5100
 SANDBOX_BACKFILL = timedelta(days=60)
 #: how often a running sandbox makes something happen (new and changed orders, webhooks)
 SANDBOX_TICK_SECONDS = 20.0
+#: the demo's one location and the ship-from every carrier sandbox rates and labels
+DEMO_LOCATION = "main"
+DEMO_LOCATION_NAME = "Main warehouse"
+DEMO_SHIP_FROM = {
+    "name": "Shipping desk",
+    "company": "Hub Demo Goods",
+    "line1": "1 Dock Rd",
+    "city": "Atlanta",
+    "region": "GA",
+    "postal_code": "30301",
+    "country_code": "US",
+    "phone": "4045550100",
+    "email": "warehouse@example.com",
+}
+DEMO_WHO = "hub run --sandbox"
 
 
 def ensure_admin() -> str:
@@ -52,15 +76,18 @@ def ensure_admin() -> str:
     return "login: your user (`hub create-admin NAME` adds one, `--reset` sets a new password)"
 
 
-def start_sandboxes() -> list[Sandbox]:
-    """Start every installed connector's sandbox on a fixed port and point a connection at it."""
+def start_sandboxes(port_base: int | None = SANDBOX_PORT_BASE, *, activity: bool = True) -> list[Sandbox]:
+    """Start every installed connector's sandbox (on ``port_base`` + its index, or any free port
+    when None), point a connection at each, and seed the demo's location, address and stock
+    (``seed_demo``). ``activity``: a background thread makes the shops change now and then."""
     hub = current_hub()
     started: list[Sandbox] = []
+    channels: list[tuple[int, Sandbox]] = []
     for offset, (name, cls) in enumerate(registry().items()):
         if not cls.sandbox:
             continue
         sandbox = load_sandbox(cls.sandbox)
-        sandbox.start(port=SANDBOX_PORT_BASE + offset)
+        sandbox.start(port=0 if port_base is None else port_base + offset)
         started.append(sandbox)
         values = sandbox.connection_values()
         display = f"{cls.display_name} sandbox"
@@ -70,14 +97,150 @@ def start_sandboxes() -> list[Sandbox]:
                 since = (datetime.now(UTC) - SANDBOX_BACKFILL).date().isoformat()
                 fields = {f.name for f in cls.fields}
                 extra = {"backfill_since": since} if "backfill_since" in fields else {}
-                create_connection(session, hub.box, name, display, values | extra)
+                conn = create_connection(session, hub.box, name, display, values | extra)
             else:
                 stored = hub.box.decrypt(conn.credentials_encrypted) | dict(conn.settings or {})
                 update_connection(session, hub.box, conn, display, stored | values)
+            if conn.kind == "channel":
+                channels.append((conn.id, sandbox))
         click.echo(f"sandbox {name}: {sandbox.url}")
-    if started:
+    seeded = seed_demo(channels)
+    if seeded:
+        click.echo(f"demo: location {DEMO_LOCATION} stocked with {seeded} SKUs of the channel sandboxes")
+    if started and activity:
         threading.Thread(target=_tick_forever, args=(started,), name="sandbox-activity", daemon=True).start()
     return started
+
+
+# --- the demo's location, ship-from address and stock ------------------------------------
+
+
+def seed_demo(channels: list[tuple[int, Sandbox]]) -> int:
+    """Make the demo shippable from the first order: the location ``main`` with a US ship-from
+    address, and on-hand stock there for every SKU the channel sandboxes sell. Returns how many
+    SKUs were stocked now.
+
+    Idempotent: the location and its address are created only when missing (a merchant's edit is
+    kept), and only SKUs with no stock row anywhere are stocked, so a restart stocks nothing
+    again; the sandboxes, which start afresh in memory, are sent the hub's values instead.
+
+    The quantities are what the channels show (``read_stock``, at the channel location the hub
+    publishes to; the sandbox's own figure for a channel that cannot be read), the highest where
+    several sell a SKU: the hub's first stock push then leaves each shop about where it was,
+    less what the open orders reserve, instead of overwriting it with a made-up number or with
+    nothing. Orders ingested afterwards reserve at ``main``.
+    """
+    hub = current_hub()
+    hub.db.transaction(lambda session: _forget_publications(session, [cid for cid, _ in channels]))
+    hub.db.transaction(_seed_location)
+    listed = {cid: _channel_stock(cid, sandbox) for cid, sandbox in channels}
+    wanted: dict[str, int] = {}
+    for levels in listed.values():
+        for sku, units in levels.items():
+            wanted[sku] = max(units, wanted.get(sku, 0))
+    seeded = hub.db.transaction(lambda session: _seed_stock(session, listed, wanted)) if wanted else 0
+    with hub.db.session() as session:
+        connectors = dict(
+            session.execute(
+                select(t.Connection.id, t.Connection.connector).where(
+                    t.Connection.id.in_([cid for cid, _ in channels])
+                )
+            ).all()
+        )
+    for cid, name in sorted(connectors.items()):
+        # sent now, before the scheduler starts: its first reconciliation then reads shops that
+        # already show the hub's values instead of racing the first push (a reading taken while
+        # a push is in flight is taken in as a stock change)
+        if Capability.INVENTORY_READ in get_connector(name).capabilities:
+            push_stock(hub.db, hub.box, hub.settings.public_url, cid)
+    return seeded
+
+
+def _forget_publications(session: Session, connection_ids: list[int]) -> None:
+    """The sandboxes start afresh on every run, so what the hub published to the last run's
+    shops says nothing about these: without a baseline, reconciliation pushes the hub's values
+    instead of reading each reset shop as a stock change (``hub.inventory.reconcile``)."""
+    if not connection_ids:
+        return
+    gone = session.execute(
+        delete(t.StockPublication).where(t.StockPublication.connection_id.in_(connection_ids))
+    ).rowcount
+    if gone:
+        for connection_id in connection_ids:
+            enqueue_push(session, session.scalars(select(t.Sku.id)).all(), connection_id=connection_id)
+
+
+def _seed_location(session: Session) -> None:
+    location = session.scalar(select(t.Location).where(t.Location.code == DEMO_LOCATION))
+    if location is None:
+        location = ensure_location(session, DEMO_LOCATION, DEMO_LOCATION_NAME, priority=1, country_code="US")
+    has_address = session.scalar(
+        select(t.LocationAddress.id).where(t.LocationAddress.location_id == location.id)
+    )
+    if has_address is None:
+        set_location_address(session, DEMO_LOCATION, location_address(DEMO_SHIP_FROM))
+
+
+def _channel_stock(connection_id: int, sandbox: Sandbox) -> dict[str, int]:
+    """SKU → units a channel shows where the hub will publish them; {} when it cannot say."""
+    hub = current_hub()
+    with hub.db.session() as session:
+        conn = session.get_one(t.Connection, connection_id)
+        session.expunge(conn)
+    try:
+        connector: Connector = build_connector(hub.db, hub.box, conn, hub.settings.public_url)
+        if not connector.has(Capability.INVENTORY_READ):
+            return _sandbox_stock(sandbox)
+        where = default_location(type(connector), conn.settings or {})
+        found: dict[str, int] = {}
+        for level in connector.read_stock(None):
+            if where is None or str(level.location_id) == where:
+                found.setdefault(level.sku, max(0, level.available))
+        return found
+    except Exception:  # the demo must start even when one shop cannot be read
+        log.exception("demo: could not read the stock of %s", conn.name)
+        return {}
+    finally:
+        flush_call_log(hub.db)
+
+
+def _sandbox_stock(sandbox: Sandbox) -> dict[str, int]:
+    """A write-only channel (Amazon: listings are written, never read back): its sandbox's own
+    figures (``catalog`` and ``quantity(sku)``), so the first push shows the same numbers."""
+    catalog, quantity = getattr(sandbox, "catalog", None), getattr(sandbox, "quantity", None)
+    if not isinstance(catalog, dict) or not callable(quantity):
+        return {}
+    return {str(sku): max(0, int(quantity(sku) or 0)) for sku in catalog}
+
+
+def _seed_stock(session: Session, listed: dict[int, dict[str, int]], wanted: dict[str, int]) -> int:
+    location = session.scalar(select(t.Location).where(t.Location.code == DEMO_LOCATION))
+    if location is None:  # removed meanwhile: nothing to stock
+        return 0
+    stocked = set(
+        session.scalars(
+            select(t.Sku.sku).join(t.StockLevel, t.StockLevel.sku_id == t.Sku.id).where(t.Sku.sku.in_(wanted))
+        )
+    )
+    fresh = {sku: units for sku, units in sorted(wanted.items()) if sku not in stocked}
+    if not fresh:
+        return 0
+    ids = {sku: ensure_sku(session, sku).id for sku in fresh}
+    for connection_id, levels in sorted(listed.items()):  # each shop's listings: pushes go only there
+        record_listings(session, connection_id, [{"channel_sku": sku} for sku in sorted(levels)])
+    for sku, units in fresh.items():
+        set_on_hand(
+            session,
+            ids[sku],
+            location.id,
+            units,
+            reason="sandbox demo: the channels' stock at first start",
+            source="channel",
+            who=DEMO_WHO,
+        )
+    open_orders = session.scalars(select(t.Order.id).where(t.Order.status.in_(RESERVING_STATUSES))).all()
+    reserve_orders(session, open_orders)  # orders stored before the SKUs existed
+    return len(fresh)
 
 
 def _tick_forever(sandboxes: list[Sandbox]) -> None:

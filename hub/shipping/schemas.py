@@ -167,3 +167,32 @@ def rule_set(data: dict[str, Any]) -> RuleSet:
         minimum=None if data.get("minimum") is None else Decimal(str(data["minimum"])),
         currency=data.get("currency"),
     )
+
+
+class AddressInvalid(ShippingError):
+    """A ship-from address refused: names the first bad field (as the API reports it) and
+    keeps every bad field's message in ``errors`` (what a form shows beside each field)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        field, message = next(iter(errors.items()))
+        super().__init__(field, message)
+        self.errors = errors
+
+
+def location_address(body: Any) -> dict[str, Any]:
+    """A location's ship-from address by ``LocationAddressSchema``'s rules, as the
+    ``location_addresses`` columns (every one, absent ones None); the one check for the API
+    (``PUT /api/v1/locations/<code>/address``) and the location form. Raises ``AddressInvalid``."""
+    if not isinstance(body, dict):
+        raise ShippingError("body", "must be a JSON object")
+    schema = LocationAddressSchema()
+    try:
+        loaded = schema.load(body)
+    except ValidationError as exc:
+        errors = {}
+        for name, messages in exc.messages.items():
+            path, message = _first(messages, str(name))
+            message = message.rstrip(".")
+            errors[path] = message[0].lower() + message[1:] if message else "is not valid"
+        raise AddressInvalid(errors) from None
+    return {name: loaded.get(name) for name in schema.fields}

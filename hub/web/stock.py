@@ -31,8 +31,11 @@ from hub.inventory.catalogue import ensure_location
 from hub.inventory.lowstock import set_reorder_point
 from hub.inventory.stock import InventoryError, adjust, set_on_hand
 from hub.inventory.stockview import low_count, page_skus, stock_documents
+from hub.shipping.schemas import AddressInvalid, location_address
+from hub.shipping.shipments import set_location_address
 from hub.web.stock_forms import (
     ActionForm,
+    AddressForm,
     AdjustForm,
     CreateSkuForm,
     CsvForm,
@@ -416,11 +419,46 @@ def import_mappings() -> Response | tuple[str, int]:
 def locations() -> str:
     with current_hub().db.session() as session:
         rows = _locations(session)
-    return render_template("stock_locations.html", locations=rows)
+        addresses = {a.location_id: a for a in session.scalars(select(t.LocationAddress))}
+        session.expunge_all()
+    return render_template("stock_locations.html", locations=rows, addresses=addresses)
 
 
 def _regions(text: str | None) -> list[str]:
     return sorted({part.strip().upper() for part in (text or "").split(",") if part.strip()})
+
+
+def _address_data(session: Session, location_id: int | None) -> dict[str, Any]:
+    row = None
+    if location_id is not None:
+        row = session.scalar(select(t.LocationAddress).where(t.LocationAddress.location_id == location_id))
+    return {} if row is None else {name: getattr(row, name) for name in AddressForm().data}
+
+
+def _checked_address(form: LocationForm) -> tuple[bool, dict[str, Any] | None]:
+    """(valid, the address columns or None when every field is blank); a refused address's
+    messages go beside its fields."""
+    subform: AddressForm = form.address.form
+    body = subform.body()
+    if body is None:
+        return True, None
+    try:
+        return True, location_address(body)
+    except AddressInvalid as exc:
+        for name, message in exc.errors.items():
+            subform[name].errors = [*subform[name].errors, message]
+        return False, None
+
+
+def _save_address(session: Session, location: t.Location, values: dict[str, Any] | None) -> None:
+    """Set the location's ship-from address; all fields blank removes it."""
+    if values is not None:
+        set_location_address(session, location.code, values)
+        return
+    row = session.scalar(select(t.LocationAddress).where(t.LocationAddress.location_id == location.id))
+    if row is not None:
+        session.delete(row)
+        session.flush()
 
 
 @bp.route("/locations/new", methods=["GET", "POST"])
@@ -430,10 +468,17 @@ def location(location_id: int | None = None) -> Response | tuple[str, int]:
         row = session.get(t.Location, location_id) if location_id else None
         if location_id and row is None:
             abort(404)
-    form = LocationForm(obj=row) if request.method == "GET" else LocationForm()
-    if request.method == "GET" and row is not None:
-        form.regions.data = ", ".join(row.regions or [])
-    if request.method == "POST" and form.validate_on_submit():
+        address = _address_data(session, location_id)
+        session.expunge_all()
+    if request.method == "GET":
+        form = LocationForm(obj=row, data={"address": address})
+        if row is not None:
+            form.regions.data = ", ".join(row.regions or [])
+    else:
+        form = LocationForm()
+    fields_ok = request.method == "POST" and form.validate_on_submit()
+    address_ok, address_values = _checked_address(form) if request.method == "POST" else (False, None)
+    if fields_ok and address_ok:
         code = (form.code.data or "").strip()
 
         def work(session: Session) -> str | None:
@@ -448,15 +493,15 @@ def location(location_id: int | None = None) -> Response | tuple[str, int]:
                 "allow_split": bool(form.allow_split.data),
             }
             if location_id is None:
-                ensure_location(session, code, (form.name.data or "").strip(), **fields)
+                current = ensure_location(session, code, (form.name.data or "").strip(), **fields)
             else:
-                current = session.get(t.Location, location_id)
-                assert current is not None
+                current = session.get_one(t.Location, location_id)
                 current.code = code
                 current.name = (form.name.data or "").strip()
                 for key, value in fields.items():
                     setattr(current, key, value)
                 session.flush()
+            _save_address(session, current, address_values)
             return None
 
         problem = current_hub().db.transaction(work)
