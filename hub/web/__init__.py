@@ -46,6 +46,9 @@ def register_web(app: Flask) -> None:
     from hub.web.stock import bp as stock_bp
 
     app.register_blueprint(stock_bp)
+    from hub.web.shipping_rules import bp as shipping_rules_bp
+
+    app.register_blueprint(shipping_rules_bp)
 
     @app.get("/")
     def index() -> Response:
