@@ -213,7 +213,16 @@ class Ignored:
     reason: str
 
 
-WebhookAction = OrderChanged | ConnectionGone | Ignored
+@dataclass(frozen=True)
+class StockChanged:
+    """A webhook brought the channel's stock of some listings as read at ``at`` (aware UTC):
+    take it in by the inflow rule (relative to the last publish; older than it: stale)."""
+
+    levels: tuple[StockLevel, ...]
+    at: datetime
+
+
+WebhookAction = OrderChanged | ConnectionGone | Ignored | StockChanged
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub import tables as t
-from hub.connectors import ConnectionGone, Connector, Ignored, OrderChanged, get_connector
+from hub.connectors import ConnectionGone, Connector, Ignored, OrderChanged, StockChanged, get_connector
 from hub.crypto import SecretBox
 from hub.db import Database
 from hub.ingest import IngestItem, ingest_orders
+from hub.inventory.inflow import apply_levels
 from hub.mapping import map_order
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,7 @@ def _apply(db: Database, conn: t.Connection, actions: list[Any], source: str) ->
                 .values(enabled=False, disabled_reason=action.reason)
             )
         apply_carrier_trackers(session, conn.id, actions, source)
+        apply_stock_changes(session, conn.id, actions)
 
     db.transaction(work)
     return "ignored" if all(isinstance(a, Ignored) for a in actions) else "done"
@@ -241,6 +243,14 @@ def due_events(db: Database, limit: int = 500) -> list[int]:
                 .limit(limit)
             )
         )
+
+
+def apply_stock_changes(session: Session, connection_id: int, actions: list[Any]) -> None:
+    """Stock readings a channel webhook brought, taken in by the inflow rule (relative to the
+    last publish; a reading older than the last publish, or than the last reading, is stale)."""
+    for action in actions:
+        if isinstance(action, StockChanged):
+            apply_levels(session, connection_id, action.levels, action.at, newer_only=True)
 
 
 def apply_carrier_trackers(session: Session, connection_id: int, actions: list[Any], source: str) -> None:

@@ -147,7 +147,10 @@ class ShopifyConnector(Connector):
         return webhooks.delivery(headers, body)
 
     def handle_webhook(self, topic: str, payload: Any) -> list[WebhookAction]:
-        return webhooks.interpret(topic, payload, self.client.order)
+        def sku_of(item_id: str) -> str | None:
+            return inventory.sku_of_item(self.client, self.items, item_id)
+
+        return webhooks.interpret(topic, payload, self.client.order, sku_of)
 
     def register_webhooks(self) -> list[str]:
         address = self.ctx.webhook_url

@@ -304,6 +304,16 @@ class ShopifyClient:
             found += _parse_levels(page["nodes"])
         return tuple(found)
 
+    def inventory_item(self, item_id: str) -> VariantStock | None:
+        """The SKU of an inventory item (global id) and whether it is tracked; None when the
+        shop has no such item or it has no SKU."""
+        document = "query HubItemSku($id: ID!) { inventoryItem(id: $id) { id sku tracked } }"
+        data = self.graphql(document, {"id": item_id}, cost=1, idempotent=True)  # one object: 1 point
+        item = data.get("inventoryItem")
+        if not item or not item.get("sku"):
+            return None
+        return VariantStock(item["sku"], item["id"], bool(item.get("tracked", True)))
+
     def set_available(self, quantities: Sequence[tuple[str, str, int]]) -> SetResult:
         """Set ``available`` to absolute values: (inventory item gid, location gid, quantity),
         at most 250. Safe to repeat (absolute values, one idempotency key per call), so the

@@ -37,6 +37,8 @@ class ItemMap:
 
     items: dict[str, ItemRef] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: inventory item → SKU, the other way (an entry is trusted only while ``items`` agrees)
+    skus: dict[str, str] = field(default_factory=dict)
 
     def absorb(self, variants: Iterable[VariantStock], *, complete: bool = False) -> list[VariantStock]:
         """Take what a read found (the first variant of a SKU wins; ``complete``: the read
@@ -52,9 +54,18 @@ class ItemMap:
         with self.lock:
             if complete:
                 self.items = refs
+                self.skus = {}
             else:
                 self.items.update(refs)
+            self.skus.update((ref.item_id, sku) for sku, ref in refs.items())
         return list(found.values())
+
+    def sku_of(self, item_id: str) -> str | None:
+        """The SKU whose listing is this inventory item (global id), if the map knows it."""
+        with self.lock:
+            sku = self.skus.get(item_id)
+            ref = self.items.get(sku) if sku is not None else None
+            return sku if ref is not None and ref.item_id == item_id else None
 
     def get(self, sku: str) -> ItemRef | None:
         with self.lock:
@@ -92,6 +103,20 @@ def read_stock(client: ShopifyClient, items: ItemMap, skus: list[str] | None) ->
         if v.tracked
         for location, available in v.levels
     ]
+
+
+def sku_of_item(client: ShopifyClient, items: ItemMap, item_id: str) -> str | None:
+    """The SKU the hub knows this inventory item (global id) by: from the map, else asked of
+    Shopify (the item's SKU, then that SKU's variants, so the map keeps the variant it writes
+    to). None for an item without a SKU, or not the one the SKU's stock is written to."""
+    known = items.sku_of(item_id)
+    if known is not None:
+        return known
+    found = client.inventory_item(item_id)
+    if found is None:
+        return None
+    resolve(client, items, [found.sku])
+    return items.sku_of(item_id)
 
 
 def resolve(client: ShopifyClient, items: ItemMap, skus: Iterable[str]) -> dict[str, ItemRef]:

@@ -13,11 +13,14 @@ once, as it was then, however orders change meanwhile (the new versions show in 
 Inventory and fulfilments. ``POST graphql.json`` answers the documents the connector sends,
 dispatched on their root field (``productVariants``, ``inventoryItem``,
 ``inventorySetQuantities``; the arguments are read, the selection is not: answers carry a fixed
-superset). Stock is ``available`` per SKU per location (``locations``, default 3), every catalog
-SKU stocked everywhere. GraphQL has its own bucket of cost points (2,000, restoring 100 per
-second; requested cost checked first, the unused part refunded, ``extensions.cost`` on every
-answer, ``THROTTLED`` in a 200 answer when the bucket cannot pay); it does not draw on the REST
-bucket. ``inventorySetQuantities`` is all or nothing (any ``userErrors``: nothing applied), from
+superset). Stock is ``available`` per SKU per location (``locations``, default 3), every
+catalog SKU stocked everywhere; a merchant's edit (``set_stock``) is sent as
+``inventory_levels/update`` (the REST InventoryLevel, ``updated_at`` in whole seconds) to the
+subscriptions for it, and ``inventoryItem`` answers its ``sku`` and ``tracked`` too. GraphQL
+has its own bucket of cost points (2,000, restoring 100 per second; requested cost checked
+first, the unused part refunded, ``extensions.cost`` on every answer, ``THROTTLED`` in a 200
+answer when the bucket cannot pay); it does not draw on the REST bucket.
+``inventorySetQuantities`` is all or nothing (any ``userErrors``: nothing applied), from
 2026-04 needs ``@idempotent(key:)`` and ``changeFromQuantity`` on every quantity, and answers a
 repeated key with its first result. Fulfillment orders are derived from each order's lines (one
 per location: the primary one, and the second for the last line of every fifth order with
@@ -424,14 +427,36 @@ class ShopifySandbox(Sandbox):
         with self.lock:
             return self._stock.get((sku, int(location_id)))
 
-    def set_stock(self, sku: str, location_id: int | str, available: int) -> None:
-        """A merchant's edit in the Shopify admin (stocks the SKU there if it was not)."""
+    def set_stock(self, sku: str, location_id: int | str, available: int) -> list[int | None]:
+        """A merchant's edit in the Shopify admin (stocks the SKU there if it was not): like
+        Shopify, sends ``inventory_levels/update`` to every subscription for it. Returns the
+        delivery statuses."""
         with self.lock:
             if sku not in {p["sku"] for p in self.catalog}:
                 raise KeyError(f"unknown SKU {sku!r}")
             if int(location_id) not in {loc["id"] for loc in self.locations}:
                 raise KeyError(f"unknown location {location_id!r}")
             self._stock[(sku, int(location_id))] = int(available)
+            payload = self.inventory_level(sku, location_id)
+            hooks = [w["address"] for w in self.webhooks if w["topic"] == "inventory_levels/update"]
+        statuses: list[int | None] = []
+        for address in hooks:  # delivered outside the lock: the hub may call back meanwhile
+            statuses += self.send_webhook(address, "inventory_levels/update", payload)
+        return statuses
+
+    def inventory_level(self, sku: str, location_id: int | str) -> dict[str, Any]:
+        """The REST InventoryLevel of ``sku`` at a location as it is now (the body of an
+        ``inventory_levels/update`` webhook); ``updated_at`` is now, in whole seconds."""
+        with self.lock:
+            item = next(p["inventory_item_id"] for p in self.catalog if p["sku"] == sku)
+            location = int(location_id)
+            return {
+                "inventory_item_id": item,
+                "location_id": location,
+                "available": self._stock.get((sku, location)),
+                "updated_at": self._fmt(self.clock.now()),
+                "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{location}?inventory_item_id={item}",
+            }
 
     def unstock(self, sku: str, location_id: int | str) -> None:
         """The SKU is no longer stocked at the location."""
@@ -792,17 +817,22 @@ class ShopifySandbox(Sandbox):
 
     def _gql_item_levels(self, query: str, variables: dict[str, Any], version: str) -> tuple[int, Any]:
         item_args = _arguments(query, "inventoryItem", variables)
-        args = _arguments(query, "inventoryLevels", variables)
-        first = _first(args)
+        with_levels = "inventoryLevels" in query
+        args = _arguments(query, "inventoryLevels", variables) if with_levels else {}
+        first = _first(args) if with_levels else 0
 
         def run() -> tuple[dict[str, Any], int]:
             product = self._items.get(_legacy(item_args.get("id"), "InventoryItem") or -1)
             if product is None:
                 return {"inventoryItem": None}, 1
+            item = {"id": _gid("InventoryItem", product["inventory_item_id"]), "sku": product["sku"]}
+            item["tracked"] = True
+            if not with_levels:
+                return {"inventoryItem": item}, 1
             levels, count = self._levels_page(product, first, args.get("after"))
-            return {"inventoryItem": {"inventoryLevels": levels}}, 3 + count * 3
+            return {"inventoryItem": item | {"inventoryLevels": levels}}, 3 + count * 3
 
-        return 3 + first * 3, run
+        return (3 + first * 3 if with_levels else 1), run
 
     def _levels_page(
         self, product: dict[str, Any], first: int, after: str | None

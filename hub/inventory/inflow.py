@@ -102,11 +102,18 @@ def move_on_hand(session: Session, sku_id: int, delta: int, reason: str, who: st
 
 
 def apply_levels(
-    session: Session, connection_id: int, levels: Sequence[StockLevel], read_at: datetime
+    session: Session,
+    connection_id: int,
+    levels: Sequence[StockLevel],
+    read_at: datetime,
+    *,
+    newer_only: bool = False,
 ) -> list[Inflow]:
     """Take a channel's reading (taken at ``read_at``) into the hub by the inflow rule. Only
     listings the hub has published to count (a listing never published has no baseline: the
-    next push sets it); a reading older than the last publish is stale and skipped."""
+    next push sets it); a reading older than the last publish is stale and skipped.
+    ``newer_only`` (readings that can arrive out of order, such as webhooks): a reading older
+    than the last one taken in for that listing is stale too."""
     if not levels:
         return []
     skus = sorted({lv.sku for lv in levels})
@@ -131,6 +138,8 @@ def apply_levels(
     for level in levels:
         row = rows.get((level.sku, str(level.location_id)))
         if row is None or row.published_at > read_at:
+            continue
+        if newer_only and row.read_at is not None and row.read_at > read_at:
             continue
         row.read_at = max(row.read_at or read_at, read_at)
         if level.available == row.expected:

@@ -186,10 +186,11 @@ def test_an_order_edit_rereads_the_order() -> None:
     ]
 
 
-def test_uninstall_disables_and_inventory_is_left_to_inventory_sync() -> None:
+def test_uninstall_disables_and_a_level_of_an_unknown_item_is_ignored() -> None:
     [gone] = webhooks.interpret("app/uninstalled", {"id": 1}, lambda _id: {})
     assert isinstance(gone, ConnectionGone) and "uninstalled" in gone.reason
-    [ignored] = webhooks.interpret("inventory_levels/update", {"inventory_item_id": 1}, lambda _id: {})
+    level = {"inventory_item_id": 1, "location_id": 2, "available": 3, "updated_at": "2025-07-02T11:29:59Z"}
+    [ignored] = webhooks.interpret("inventory_levels/update", level, lambda _id: {})  # no item map: no SKU
     assert isinstance(ignored, Ignored)
 
 
