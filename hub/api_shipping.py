@@ -43,16 +43,14 @@ LABEL_TYPES = {"PDF": "application/pdf", "PNG": "image/png", "GIF": "image/gif",
 
 
 def register(app: Flask) -> None:
-    """Mount the shipping API, the shipment pages and the carrier webhook route."""
+    """Mount the shipping API and the shipment pages (carrier webhooks share the channels'
+    route, ``hub.web.webhooks``)."""
     from hub.app import csrf
-    from hub.web.carrier_webhooks import bp as carrier_webhooks_bp
     from hub.web.shipments import bp as shipments_bp
 
     app.register_blueprint(shipping_api)
-    app.register_blueprint(carrier_webhooks_bp)
     app.register_blueprint(shipments_bp)
     csrf.exempt(shipping_api)
-    csrf.exempt(carrier_webhooks_bp)
 
 
 @shipping_api.errorhandler(ShippingError)

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub import tables as t
+from hub.db import insert_for
 
 EVENTS = t.HubEvent.__table__
 TOPIC_MAX = 100
@@ -33,15 +33,9 @@ def raise_event(
         raise ValueError(f"event topic must be 1 to {TOPIC_MAX} characters")
     if not key or len(key) > KEY_MAX:
         raise ValueError(f"event key must be 1 to {KEY_MAX} characters")
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(EVENTS)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(EVENTS)
-    else:  # pragma: no cover - only the two supported databases
-        raise RuntimeError(f"unsupported database {dialect}")
     stmt = (
-        stmt.values(topic=topic, key=key, payload=payload, at=at or t.utcnow())
+        insert_for(session, EVENTS)
+        .values(topic=topic, key=key, payload=payload, at=at or t.utcnow())
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(EVENTS.c.id)
     )

@@ -17,13 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub import tables as t
 from hub.connectors import ConnectionGone, Connector, Ignored, OrderChanged, StockChanged, get_connector
 from hub.crypto import SecretBox
-from hub.db import Database
+from hub.db import Database, insert_for
 from hub.ingest import IngestItem, ingest_orders
 from hub.inventory.inflow import apply_levels
 from hub.mapping import map_order
@@ -48,10 +47,12 @@ def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def _insert_ignoring_duplicates(session: Session, row: dict[str, Any]) -> int | None:
-    dialect = session.get_bind().dialect.name
     table = t.InboxEvent.__table__
-    stmt: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    stmt = stmt.values(row).on_conflict_do_nothing(index_elements=["connection_id", "delivery_key"])
+    stmt = (
+        insert_for(session, table)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["connection_id", "delivery_key"])
+    )
     return session.execute(stmt.returning(table.c.id)).scalar()
 
 

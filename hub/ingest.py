@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub import tables as t
+from hub.db import insert_for
 from hub.inventory.ingested import stock_after_ingest
 from hub.model import Address, Order
 from hub.orderdiff import changed_fields
@@ -109,14 +109,7 @@ def _address_rows(order_id: int, order: Order) -> list[dict[str, Any]]:
 
 def _insert_ignoring_conflicts(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Insert the order rows that do not exist yet; return external id → id of those inserted."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(ORDERS)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(ORDERS)
-    else:  # pragma: no cover - only the two supported databases
-        raise RuntimeError(f"unsupported database {dialect}")
-    stmt = stmt.on_conflict_do_nothing(index_elements=["connection_id", "external_id"])
+    stmt = insert_for(session, ORDERS).on_conflict_do_nothing(index_elements=["connection_id", "external_id"])
     stmt = stmt.returning(ORDERS.c.id, ORDERS.c.external_id)
     return {external_id: order_id for order_id, external_id in session.execute(stmt, rows)}
 

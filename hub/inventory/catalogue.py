@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import Table
 
 from hub import tables as t
+from hub.db import insert_for
 from hub.inventory.outbox import enqueue_push
 from hub.inventory.publish import DEFAULT_RULES, ChannelRules
 from hub.inventory.routing import Place
@@ -23,13 +23,7 @@ def insert_ignoring_conflicts(
     database's write lock at the start of a transaction (see ``hub.ingest``)."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table)
-    else:  # pragma: no cover - only the two supported databases
-        raise RuntimeError(f"unsupported database {dialect}")
+    stmt = insert_for(session, table)
     session.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)), list(rows))
 
 

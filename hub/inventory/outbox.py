@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, exists, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub import tables as t
 from hub.connectors import Capability, UnknownConnector, get_connector
+from hub.db import insert_for
 
 PUSHES = t.StockPush.__table__
 MAPPINGS = t.SkuMapping.__table__
@@ -82,8 +82,7 @@ def listings(session: Session, sku_ids: Iterable[int], connection_id: int | None
 
 
 def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
-    dialect = session.get_bind().dialect.name
-    stmt: Any = postgresql.insert(PUSHES) if dialect == "postgresql" else sqlite.insert(PUSHES)
+    stmt = insert_for(session, PUSHES)
     fresh = PUSHES.c.attempts == 0
     stmt = stmt.on_conflict_do_update(
         index_elements=["connection_id", "channel_sku"],

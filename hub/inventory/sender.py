@@ -19,14 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub import tables as t
 from hub.calllog import flush_call_log
 from hub.connectors import Capability, Connector, StockWrite, StockWriteResult, get_connector
 from hub.crypto import SecretBox
-from hub.db import Database
+from hub.db import Database, insert_for
 from hub.inventory.catalogue import channel_rules
 from hub.inventory.outbox import DEAD, FAILED, PUSHES
 from hub.inventory.publish import ChannelRules, published_quantity, sellable
@@ -268,8 +267,7 @@ def _record(
 def _upsert_publications(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    stmt: Any = postgresql.insert(PUBLICATIONS) if dialect == "postgresql" else sqlite.insert(PUBLICATIONS)
+    stmt = insert_for(session, PUBLICATIONS)
     stmt = stmt.on_conflict_do_update(
         index_elements=["connection_id", "channel_sku", "location"],
         set_={

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub import tables as t
+from hub.db import insert_for
 from hub.inventory.catalogue import ensure_sku
 
 MAPPINGS = t.SkuMapping.__table__
@@ -125,8 +125,7 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[int]:
     """Insert the mappings no one else inserted meanwhile; the ids of those this call made."""
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
-    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(MAPPINGS)
+    stmt = insert_for(session, MAPPINGS)
     stmt = stmt.on_conflict_do_nothing(index_elements=["connection_id", "channel_sku"]).returning(
         MAPPINGS.c.id
     )

@@ -1,4 +1,7 @@
-"""``POST /webhooks/<connector>/<webhook key>``: verify, store in the inbox, answer; process after."""
+"""``POST /webhooks/<connector>/<webhook key>`` (channels) and
+``POST /webhooks/carriers/<carrier>/<webhook key>`` (carriers' tracking updates): the signature
+is checked over the raw body before anything is stored, the body goes to the inbox
+(deduplicated by the sender's event id), the answer goes back, and it is processed after."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ MAX_BODY = 5 * 1024 * 1024
 
 
 @bp.post("/<connector>/<key>")
+@bp.post("/carriers/<connector>/<key>")
 def receive(connector: str, key: str) -> tuple[Response, int]:
     hub = current_hub()
     if (request.content_length or 0) > MAX_BODY:
