@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin
 from flask_wtf.csrf import CSRFError
@@ -30,6 +32,18 @@ def _load_user(user_id: str) -> WebUser | None:
         return WebUser(user.id, user.username) if user else None
 
 
+CENT = Decimal("0.01")
+
+
+def money(value: object) -> str:
+    """A decimal amount as the pages show it: two places at least (``32.3`` → ``32.30``)."""
+    if value is None or value == "":
+        return ""
+    amount = Decimal(str(value))
+    cents = amount.quantize(CENT)
+    return format(cents if cents == amount else amount, "f")  # never rounds a finer amount away
+
+
 def register_web(app: Flask) -> None:
     from hub.web.auth import bp as auth_bp
     from hub.web.connections import bp as connections_bp
@@ -38,6 +52,7 @@ def register_web(app: Flask) -> None:
     from hub.web.orders import bp as orders_bp
 
     login_manager.init_app(app)
+    app.jinja_env.filters["money"] = money
     app.register_blueprint(auth_bp)
     app.register_blueprint(connections_bp)
     app.register_blueprint(orders_bp)

@@ -137,6 +137,9 @@ def test_shipment_pages(
     assert made.status_code == 302
     page = client.get(made.location).get_data(as_text=True)
     assert "Get rates" in page
+    with hub_db.session() as s:
+        skus = [line.sku for line in s.query(t.OrderLine).filter(t.OrderLine.order_id == order_id)]
+    assert all(sku in page for sku in skus) and "\u00d7 line " not in page, "lines by SKU and name, not ids"
     client.post(made.location + "/rates", data={"csrf_token": csrf_from(page)})
     page = client.get(made.location).get_data(as_text=True)
     assert 'id="quotes"' in page and "Buy label" in page
