@@ -2,7 +2,8 @@
 
 Every attempt takes ``cost`` tokens from the connection's limiter, is recorded as a
 ``CallRecord`` (URL and errors masked) and logged to ``hub.http``. Retries follow the
-server's ``Retry-After`` or back off exponentially with full jitter; only calls that are
+server's ``Retry-After``; a 429 without one, on a paced call, empties the limiter and waits for
+its next token; anything else backs off exponentially with full jitter. Only calls that are
 safe to repeat are retried after a server error or a lost response.
 """
 
@@ -234,7 +235,7 @@ class HttpClient:
         retrying = Retrying(
             sleep=_sleep,
             stop=stop_after_attempt(self.max_attempts),
-            wait=lambda state: self._wait(state, call.limiter),
+            wait=lambda state: self._wait(state, call),
             retry=retry_if_exception(lambda exc: _retryable(exc, safe)),
             before_sleep=lambda state: self._log_retry(call, state),
             reraise=True,
@@ -329,12 +330,16 @@ class HttpClient:
             except Exception:
                 log.exception("call sink failed for %s %s", record.method, record.url)
 
-    def _wait(self, state: RetryCallState, limiter: TokenBucket | None) -> float:
-        """The server's Retry-After (shared with the limiter), else exponential backoff with jitter."""
+    def _wait(self, state: RetryCallState, call: _Call) -> float:
+        """The server's Retry-After (shared with the limiter); else, for a 429 on a paced call,
+        until the limiter's next token; else exponential backoff with jitter."""
         exc = state.outcome.exception() if state.outcome else None
         response = exc.response if isinstance(exc, HttpError) else None
         delay = _retry_after(response) if response is not None else None
+        limiter = call.limiter
         if delay is None:
+            if limiter is not None and response is not None and response.status_code == 429:
+                return _until_next_token(limiter, call.cost)
             return self._backoff(state)
         delay = min(delay, self.max_retry_after)
         if limiter is not None:
@@ -406,6 +411,14 @@ def _chain(exc: BaseException) -> Iterable[BaseException]:
         seen.add(id(item))
         yield item
         todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+
+
+def _until_next_token(limiter: TokenBucket, cost: float) -> float:
+    """Seconds until ``limiter`` holds the next attempt's ``cost`` again, after emptying it: the
+    server said (429, no Retry-After) that the budget the limiter mirrors is spent."""
+    limiter.pause_for(0.0)
+    missing = min(cost, limiter.capacity) - limiter.available
+    return max(missing, 0.0) / limiter.refill_per_s
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -262,3 +262,67 @@ def apply_carrier_trackers(session: Session, connection_id: int, actions: list[A
     for action in actions:
         if isinstance(action, TrackersChanged):
             apply_trackers(session, connection_id, action.trackers, source)
+
+
+def stored_delivery_keys(session: Session, connection_id: int, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the connection's inbox already holds (committed by an earlier run)."""
+    if not keys:
+        return set()
+    return set(
+        session.scalars(
+            select(t.InboxEvent.delivery_key).where(
+                t.InboxEvent.connection_id == connection_id, t.InboxEvent.delivery_key.in_(set(keys))
+            )
+        )
+    )
+
+
+def count_duplicates(session: Session, connection_id: int, keys: list[str]) -> None:
+    """Deliveries received again: each one counted on its stored row, as webhooks' are."""
+    now = datetime.now(UTC)
+    for key in keys:
+        session.execute(
+            update(t.InboxEvent)
+            .where(t.InboxEvent.connection_id == connection_id, t.InboxEvent.delivery_key == key)
+            .values(duplicate_count=t.InboxEvent.duplicate_count + 1, last_duplicate_at=now)
+        )
+
+
+def record_handled(
+    session: Session,
+    connection_id: int,
+    *,
+    source: str,
+    topic: str,
+    key: str,
+    payload: Any,
+    state: str,
+    reason: str | None = None,
+) -> bool:
+    """Store a delivery handled as it was received (a queue's notification, in the transaction
+    that took in its effect): ``done`` or ``ignored``, or ``dead`` with ``reason`` (replayable
+    through ``handle_webhook``, like a parked notification). Keyed by ``key`` like a webhook
+    delivery: False (and nothing stored) when that key is stored already."""
+    if state not in ("done", "ignored", "dead"):
+        raise ValueError(f"a handled delivery is done, ignored or dead, not {state!r}")
+    now = datetime.now(UTC)
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    event_id = _insert_ignoring_duplicates(
+        session,
+        {
+            "connection_id": connection_id,
+            "source": source,
+            "topic": topic,
+            "delivery_key": key,
+            "headers": {},
+            "body": body,
+            "received_at": now,
+            "state": state,
+            "attempts": 1,
+            "next_attempt_at": None,
+            "processed_at": None if state == "dead" else now,
+            "last_error": reason,
+            "duplicate_count": 0,
+        },
+    )
+    return event_id is not None

@@ -22,7 +22,6 @@ from connectors.amazon.client import (
     USER_AGENT,
     AmazonAuthError,
     AmazonClient,
-    OperationLimiter,
     check_marketplaces,
     endpoint_for,
     error_messages,
@@ -202,7 +201,6 @@ class AmazonConnector(Connector):
                 connection_id=ctx.connection_id,
                 sink=ctx.http.sink,
                 secrets=secrets,
-                limiter=OperationLimiter(),  # type: ignore[arg-type]
                 request_id_header=REQUEST_ID_HEADER,
                 max_attempts=ctx.http.max_attempts,
                 timeout=ctx.http.timeout,

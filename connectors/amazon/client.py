@@ -11,8 +11,9 @@ token bucket of ``burst`` requests refilled at ``rate`` per second (published de
 applies, and is adopted). Each operation has its own bucket in the process-wide registry
 (``hub.ratelimit.limiters``), keyed by app, seller, endpoint and operation, so every thread and
 connector instance of one seller shares it: the burst is spent, then calls go out exactly at
-the rate. Every HTTP attempt, retries included, takes a token. A 429 empties the bucket and
-the call is sent again when the next token is due.
+the rate. Every HTTP attempt, retries included, takes a token. A 429 (Amazon sends no
+``Retry-After``) is retried by ``HttpClient``'s one retry policy: it empties the operation's
+bucket and sends the call again when the next token is due.
 
 The server counts a request when it arrives, the client when it sends it: each bucket is kept
 a round trip behind the server's (``_lag``), so a request that happens to travel faster than
@@ -48,8 +49,6 @@ TOKEN_MARGIN = 60.0
 USER_AGENT = "IntegrationHub/0.1 (Language=Python; Platform=Linux)"
 RATE_HEADER = "x-amzn-RateLimit-Limit"
 REQUEST_ID_HEADER = "x-amzn-RequestId"
-#: 429s in a row for one call before giving up (each one waited out at the operation's rate)
-MAX_THROTTLED = 8
 #: a bucket lags the server's by the longest round trip (at most LAG_MAX) plus LAG_MARGIN (module doc)
 LAG_MARGIN, LAG_MAX = 0.01, 0.25
 
@@ -264,8 +263,8 @@ def forget_tokens() -> None:
 
 
 class OperationLimiter:
-    """The HTTP client's limiter: takes a token from the bucket of the operation the calling
-    thread is making (``use``), so every attempt of that call, retries too, is paced."""
+    """The limiter of every SP-API call: takes a token from the bucket of the operation the
+    calling thread is making (``use``), so every attempt of that call, retries too, is paced."""
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -302,6 +301,23 @@ class OperationLimiter:
         if (bucket := self.bucket) is not None:
             bucket.pause_for(seconds)
 
+    # what HttpClient reads to wait for the operation's next token after a 429
+
+    @property
+    def capacity(self) -> float:
+        bucket = self.bucket
+        return bucket.capacity if bucket is not None else 1.0
+
+    @property
+    def available(self) -> float:
+        bucket = self.bucket
+        return bucket.available if bucket is not None else 1.0
+
+    @property
+    def refill_per_s(self) -> float:
+        bucket = self.bucket
+        return bucket.refill_per_s if bucket is not None else 1.0
+
 
 _ROUND_TRIPS: dict[str, float] = {}
 _ROUND_TRIPS_LOCK = threading.Lock()
@@ -336,25 +352,23 @@ class _Accept(Container[int]):
         self.wanted = wanted
 
     def __contains__(self, status: object) -> bool:
-        return status in (429, 403) or status in self.wanted
+        return status == 403 or status in self.wanted
 
 
 # -- the client -------------------------------------------------------------------------------------
 
 
 class AmazonClient:
-    """SP-API calls of one seller through ``http`` (built on the regional endpoint, with the
-    ``OperationLimiter`` as its limiter) and the seller's ``tokens`` (renewed through
+    """SP-API calls of one seller through ``http`` (built on the regional endpoint; each call
+    paced by the client's ``OperationLimiter``) and the seller's ``tokens`` (renewed through
     ``lwa_http``). ``scope`` names the app, seller and endpoint: the buckets are
     ``<scope>:<operation>``."""
 
     def __init__(
         self, http: HttpClient, tokens: LwaTokens, *, scope: str, lwa_http: HttpClient | None = None
     ) -> None:
-        if not isinstance(http.limiter, OperationLimiter):
-            http.limiter = OperationLimiter()  # type: ignore[assignment]
         self.http = http
-        self.limiter: OperationLimiter = http.limiter  # type: ignore[assignment]
+        self.limiter = OperationLimiter()
         self.tokens = tokens
         self.lwa_http = lwa_http or http
         self.scope = scope
@@ -386,13 +400,12 @@ class AmazonClient:
         idempotent: bool | None = None,
     ) -> requests.Response:
         """Send one operation; the response whose status is in ``ok`` (default 2xx), else
-        ``HttpError``. 429s are waited out (at most ``MAX_THROTTLED`` in a row); a 403 gets
-        one more try with a fresh access token."""
+        ``HttpError``. 429s are retried by ``self.http`` (each after the operation's next
+        token); a 403 gets one more try with a fresh access token."""
         op = OPERATIONS[operation]
         url = op.path.format(**{k: quote(str(v), safe="") for k, v in (path or {}).items()})
         wanted = range(200, 300) if ok is None else ok
         key, bucket = self.bucket_key(operation), self.bucket(operation)
-        throttled = 0
         renewed = False
         while True:
             token = self.access_token()
@@ -406,15 +419,9 @@ class AmazonClient:
                     headers=headers,
                     ok=_Accept(wanted),
                     idempotent=idempotent,
+                    limiter=self.limiter,  # type: ignore[arg-type]
                 )
-            status = response.status_code
-            if status == 429:
-                throttled += 1
-                if throttled > MAX_THROTTLED:
-                    raise self._error(op, response, f"still throttled after {throttled} tries")
-                log.info("%s throttled (429); waiting for the next token", operation)
-                continue
-            if status == 403 and 403 not in wanted:
+            if response.status_code == 403 and 403 not in wanted:
                 if not renewed and self.tokens.invalidate(token):
                     renewed = True
                     continue
@@ -430,8 +437,6 @@ class AmazonClient:
         if rate is not None and abs(rate - bucket.refill_per_s) > 1e-9 * rate:
             log.info("adopting %s req/s from %s", rate, RATE_HEADER)
             bucket.update(refill_per_s=rate)
-        if response.status_code == 429:
-            bucket.pause_for(0.0)  # empty: the next token is due 1/rate from now
         sent = self.limiter.sent_at
         if sent is not None:
             operation = key.rsplit(":", 1)[1]

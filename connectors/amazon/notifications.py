@@ -12,20 +12,22 @@ Amazon has one destination per application, so a queue may carry several sellers
 notifications: another seller's are made visible again at once, not deleted (a scheduler that
 drains a shared queue once and routes by ``SellerId`` would spare those receives).
 
-SQS standard queues deliver at least once and in no order: duplicates are no-ops. Within a
-batch, messages are grouped by order (one read for all of them); a NotificationId already
-committed by this process is deleted without a read; and ingest itself is idempotent.
+SQS standard queues deliver at least once and in no order: duplicates are no-ops. Every
+notification goes through the inbox, like a webhook delivery: a row keyed by its NotificationId
+(``delivery_key``) is committed in the transaction that takes in its order, and only then is the
+message deleted. A NotificationId the inbox already holds (from any earlier drain, before a
+restart too) is counted as a duplicate and deleted without a read. Within a batch, messages are
+grouped by order (one read for all of them), and ingest itself is idempotent.
 
 boto3 talks to SQS (AWS's own signing); everything SP-API goes through the connector.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +36,7 @@ from hub.calllog import flush_call_log
 from hub.crypto import SecretBox
 from hub.db import Database
 from hub.http import HttpError
-from hub.inbox import park_dead_letter
+from hub.inbox import count_duplicates, park_dead_letter, record_handled, stored_delivery_keys
 from hub.ingest import IngestItem, ingest_orders
 from hub.mapping import map_order
 
@@ -47,8 +49,8 @@ BATCH = 10
 LONG_POLL = 20
 #: a received message stays hidden this long: enough to read its batch's orders at 0.5/s
 VISIBILITY_TIMEOUT = 300
-#: NotificationIds remembered per connection (committed ones: their duplicates need no read)
-REMEMBERED = 10_000
+#: the inbox rows of notifications: ``source`` and the ``delivery_key`` prefix
+SOURCE = "queue"
 _QUEUE_HOST = re.compile(r"^https?://sqs[.-]([a-z0-9-]+)\.amazonaws\.com", re.I)
 
 
@@ -112,31 +114,12 @@ def parse(message: dict[str, Any]) -> Notice:
     )
 
 
-_SEEN: dict[int, OrderedDict[str, None]] = {}
-_SEEN_LOCK = threading.Lock()
-
-
-def _seen(connection_id: int, notification_id: str | None) -> bool:
-    if notification_id is None:
-        return False
-    with _SEEN_LOCK:
-        return notification_id in _SEEN.get(connection_id, {})
-
-
-def _remember(connection_id: int, notification_ids: list[str]) -> None:
-    with _SEEN_LOCK:
-        seen = _SEEN.setdefault(connection_id, OrderedDict())
-        for nid in notification_ids:
-            seen[nid] = None
-            seen.move_to_end(nid)
-        while len(seen) > REMEMBERED:
-            seen.popitem(last=False)
-
-
-def forget_seen() -> None:
-    """Drop the remembered NotificationIds (tests)."""
-    with _SEEN_LOCK:
-        _SEEN.clear()
+def delivery_key(notice: Notice) -> str:
+    """A notification's inbox key: its NotificationId (without one, a digest of its body)."""
+    if notice.notification_id and len(notice.notification_id) <= 150:
+        return f"{SOURCE}:notification:{notice.notification_id}"
+    body = json.dumps(notice.body, sort_keys=True, separators=(",", ":")).encode()
+    return f"{SOURCE}:body:{hashlib.sha256(body).hexdigest()}"
 
 
 def queue_region(queue_url: str, configured: str | None = None) -> str:
@@ -217,21 +200,30 @@ def drain_queue(
 def _handle_batch(
     db: Database, connector: Any, connection_id: int, notices: list[Notice], summary: DrainSummary
 ) -> list[Notice]:
-    """Read, map and commit the batch's orders; the notices that may now be deleted."""
+    """Read, map and commit the batch's orders with the notifications' inbox rows; the notices
+    that may now be deleted."""
     cls = type(connector)
+    with db.session() as session:
+        known = stored_delivery_keys(
+            session, connection_id, [delivery_key(n) for n in notices if n.problem is None]
+        )
     deletable: list[Notice] = []
+    again: list[str] = []  # keys the inbox holds already: deleted without a read
+    handled: list[tuple[Notice, str, str | None]] = []  # inbox rows: notice, state, reason
     by_order: dict[str, list[Notice]] = {}
     dead: list[tuple[Any, str]] = []  # orders the mapping refused (replayed by mapping again)
-    parked: list[tuple[Any, str]] = []  # notifications (replayed by reading their order again)
+    parked: list[tuple[Any, str]] = []  # messages that are no notification at all
     for notice in notices:
         if notice.problem is not None:
             parked.append((notice.body, f"SQS message {notice.message_id}: {notice.problem}"))
             deletable.append(notice)
+        elif delivery_key(notice) in known:
+            summary.duplicates += 1
+            again.append(delivery_key(notice))
+            deletable.append(notice)
         elif notice.kind != ORDER_CHANGE:
             summary.ignored += 1
-            deletable.append(notice)
-        elif _seen(connection_id, notice.notification_id):
-            summary.duplicates += 1
+            handled.append((notice, "ignored", f"{notice.kind}: not an order change"))
             deletable.append(notice)
         else:
             by_order.setdefault(str(notice.order_id), []).append(notice)
@@ -242,13 +234,15 @@ def _handle_batch(
             payload = connector.get_order(order_id)
         except HttpError as exc:
             if exc.status == 404:
-                parked.append((group[0].body, f"order {order_id} of the notification is not found (404)"))
+                reason = f"order {order_id} of the notification is not found (404)"
+                handled += [(n, "dead", reason) for n in group]  # replay reads the order again
                 deletable += group
                 continue
             log.warning("order %s of a notification could not be read; left in the queue: %s", order_id, exc)
             summary.left += len(group)
             continue
         summary.duplicates += len(group) - 1
+        handled += [(n, "done", None) for n in group]
         try:
             order = map_order(cls, payload)
         except ValueError as exc:
@@ -264,13 +258,24 @@ def _handle_batch(
             park_dead_letter(session, connection_id, payload, reason)
         for payload, reason in parked:
             park_dead_letter(session, connection_id, payload, reason, topic=ORDER_CHANGE)
+        for notice, state, reason in handled:
+            record_handled(
+                session,
+                connection_id,
+                source=SOURCE,
+                topic=notice.kind or ORDER_CHANGE,
+                key=delivery_key(notice),
+                payload=notice.body,
+                state=state,
+                reason=reason,
+            )
+        count_duplicates(session, connection_id, again)
         return results
 
-    results = db.transaction(work) if items or dead or parked else []
-    # committed: from here on the messages may go
-    _remember(connection_id, [n.notification_id for n in committed if n.notification_id])
+    results = db.transaction(work) if items or dead or parked or handled or again else []
+    # committed (the inbox rows with the orders): from here on the messages may go
     summary.orders += len(items)
-    summary.dead += len(dead) + len(parked)
+    summary.dead += len(dead) + len(parked) + sum(1 for _, state, _ in handled if state == "dead")
     for r in results:
         summary.counts[r.outcome] = summary.counts.get(r.outcome, 0) + 1
     return deletable + committed

@@ -30,7 +30,7 @@ from hub.connectors import (
     StockWrite,
     validate_values,
 )
-from hub.http import CallRecord, HttpClient
+from hub.http import CallRecord, HttpClient, HttpError
 from hub.mapping import map_order
 
 
@@ -193,8 +193,23 @@ def test_a_429_is_waited_out(sandbox: AmazonSandbox) -> None:
     page = built.connector.fetch_orders(since(), None)
     assert len(page.payloads) == 100
     assert sandbox.throttled["searchOrders"] == 1
-    statuses = [r.status for r in built.records if "/orders/2026-01-01/orders" in r.url]
-    assert statuses == [200, 429, 200]
+    search = [r for r in built.records if "/orders/2026-01-01/orders" in r.url]
+    assert [r.status for r in search] == [200, 429, 200]
+    assert search[1].error is not None and search[1].error.startswith("429"), "logged as the error it is"
+
+
+def test_throttled_for_good_gives_up_after_the_clients_attempts(sandbox: AmazonSandbox) -> None:
+    built = Built(sandbox)
+    client = built.connector.client
+    order_id = sandbox.order_ids()[0]
+    client.call("getOrder", path={"orderId": order_id})  # learns the rate (50 per second here)
+    sandbox.drain("getOrder", available=-10_000)  # throttled for minutes
+    with pytest.raises(HttpError) as caught:
+        client.call("getOrder", path={"orderId": order_id})
+    assert caught.value.status == 429
+    attempts = built.connector.client.http.max_attempts
+    assert sandbox.throttled["getOrder"] == attempts
+    assert [r.attempt for r in built.records if r.status == 429] == list(range(1, attempts + 1))
 
 
 # -- orders ------------------------------------------------------------------------------------------

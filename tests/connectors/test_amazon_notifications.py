@@ -116,7 +116,6 @@ def test_parse_reads_amazons_example() -> None:
 def test_three_changes_of_50_orders_and_50_redeliveries_read_each_order_once_per_batch(
     sqlite_db: Database, sandbox: AmazonSandbox, sqs: Any, queue: str
 ) -> None:
-    notifications.forget_seen()
     cid = connect(sqlite_db, sandbox, queue)
     order_ids = sandbox.order_ids()[:50]
     # 150 notifications: three changes of each of 50 orders; then 50 duplicate deliveries
@@ -141,7 +140,6 @@ def test_three_changes_of_50_orders_and_50_redeliveries_read_each_order_once_per
 
 
 def test_150_distinct_orders_from_200_messages(sqlite_db: Database, sqs: Any, queue: str) -> None:
-    notifications.forget_seen()
     with AmazonSandbox(seed=13, orders=150, speed=200) as sandbox:
         cid = connect(sqlite_db, sandbox, queue)
         ids = sandbox.order_ids()
@@ -159,7 +157,6 @@ def test_150_distinct_orders_from_200_messages(sqlite_db: Database, sqs: Any, qu
 def test_an_order_that_cannot_be_read_stays_in_the_queue(
     sqlite_db: Database, sandbox: AmazonSandbox, sqs: Any, queue: str
 ) -> None:
-    notifications.forget_seen()
     cid = connect(sqlite_db, sandbox, queue)
     good, bad = sandbox.order_ids()[:2]
     send(sqs, queue, [sandbox.notification(good), sandbox.notification(bad)])
@@ -173,7 +170,6 @@ def test_an_order_that_cannot_be_read_stays_in_the_queue(
 def test_junk_is_parked_and_other_types_ignored(
     sqlite_db: Database, sandbox: AmazonSandbox, sqs: Any, queue: str
 ) -> None:
-    notifications.forget_seen()
     cid = connect(sqlite_db, sandbox, queue)
     other = {"NotificationType": "FEED_PROCESSING_FINISHED", "NotificationMetadata": {"NotificationId": "f"}}
     send(sqs, queue, ["not json", other, sandbox.notification(sandbox.order_ids()[3])])
@@ -187,7 +183,6 @@ def test_junk_is_parked_and_other_types_ignored(
 def test_another_sellers_notifications_are_left_for_it(
     sqlite_db: Database, sandbox: AmazonSandbox, sqs: Any, queue: str
 ) -> None:
-    notifications.forget_seen()
     cid = connect(sqlite_db, sandbox, queue)
     foreign = sandbox.notification(sandbox.order_ids()[1])
     foreign["Payload"]["OrderChangeNotification"]["SellerId"] = "A1OTHERSELLER1"
@@ -203,7 +198,6 @@ def test_the_connections_own_queue_settings_build_the_client(
     sqlite_db: Database, sandbox: AmazonSandbox, sqs: Any, queue: str
 ) -> None:
     """No client passed: boto3 is built from the connection (moto serves it)."""
-    notifications.forget_seen()
     cid = connect(sqlite_db, sandbox, queue)
     order_id = sandbox.order_ids()[7]
     note = sandbox.notification(order_id, notification_id="same")
@@ -229,7 +223,6 @@ def test_a_notification_for_a_missing_order_is_parked_and_replays_when_the_order
     from hub.http import HttpError
     from hub.inbox import process_event
 
-    notifications.forget_seen()
     cid = connect(sqlite_db, sandbox, queue)
     order_id = sandbox.order_ids()[4]
     send(sqs, queue, [sandbox.notification(order_id)])
@@ -248,3 +241,37 @@ def test_a_notification_for_a_missing_order_is_parked_and_replays_when_the_order
     monkeypatch.setattr(AmazonConnector, "get_order", real)  # the order is there now: Replay brings it in
     assert process_event(sqlite_db, BOX, "http://hub.test", parked.id, replay=True) == "done"
     assert stored(sqlite_db) == {order_id}
+
+
+def test_a_notification_received_twice_across_two_drains_is_stored_once(
+    db: Database, sandbox: AmazonSandbox, sqs: Any, queue: str
+) -> None:
+    """Nothing in memory decides: the second drain (as after a restart) finds the inbox row."""
+    cid = connect(db, sandbox, queue)
+    order_id = sandbox.order_ids()[5]
+    note = sandbox.notification(order_id, notification_id="n-twice")
+    key = "queue:notification:n-twice"
+
+    def inbox_rows() -> list[t.InboxEvent]:
+        with db.session() as session:
+            rows = list(session.scalars(select(t.InboxEvent).where(t.InboxEvent.delivery_key == key)))
+            session.expunge_all()
+        return rows
+
+    rows_at_delete: list[int] = []
+    sqs.meta.events.register(
+        "provide-client-params.sqs.DeleteMessageBatch", lambda **_: rows_at_delete.append(len(inbox_rows()))
+    )
+    for _ in range(2):
+        send(sqs, queue, [note])
+        notifications.drain_queue(db, BOX, "http://hub.test", cid, sqs=sqs, wait_seconds=0)
+    rows = inbox_rows()
+    assert len(rows) == 1, "stored once"
+    assert (rows[0].source, rows[0].topic, rows[0].state) == ("queue", "ORDER_CHANGE", "done")
+    assert rows[0].duplicate_count == 1
+    assert rows_at_delete == [1, 1], "each message deleted only once the row was committed"
+    assert sandbox.calls["getOrder"] == 1, "the second delivery needed no read"
+    assert left_in(sqs, queue) == 0
+    with db.session() as session:
+        history = session.scalars(select(t.OrderHistory.change)).all()
+    assert history.count("created") == 1

@@ -405,3 +405,79 @@ def test_a_call_may_be_paced_by_its_own_limiter_instead_of_the_clients() -> None
     points.pause_for.assert_called_once_with(1.5)
     client_bucket.acquire.assert_not_called()
     client_bucket.pause_for.assert_not_called()
+
+
+class FakeTime:
+    """One clock for a bucket and for the retry waits: every sleep is recorded and moves it on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.retry_waits: list[float] = []
+        self.bucket_waits: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def retry_sleep(self, seconds: float) -> None:
+        self.retry_waits.append(seconds)
+        self.now += seconds
+
+    def bucket_sleep(self, seconds: float) -> None:
+        self.bucket_waits.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    fake = FakeTime()
+    monkeypatch.setattr(tenacity.nap, "sleep", fake.retry_sleep)
+    return fake
+
+
+@responses.activate
+def test_429_without_retry_after_on_a_paced_call_waits_for_the_limiters_next_token(
+    fake_time: FakeTime, records: list[CallRecord]
+) -> None:
+    bucket = TokenBucket(10, 2, clock=fake_time.clock, sleep=fake_time.bucket_sleep)
+    responses.get(ORDERS, status=429)  # the server's budget is spent though the bucket had 9 left
+    responses.get(ORDERS, status=429)
+    responses.get(ORDERS, json={})
+    client = HttpClient(BASE, limiter=bucket, sink=records.append, backoff_base=5, backoff_max=60)
+    assert client.get("orders.json").status_code == 200
+    assert fake_time.retry_waits == [0.5, 0.5], "emptied, then 1 token at 2 per second; no backoff"
+    assert fake_time.bucket_waits == [], "the retry waited exactly until the token was there"
+    assert [r.status for r in records] == [429, 429, 200]
+    assert records[0].error == "429 Too Many Requests"
+
+
+@responses.activate
+def test_429_without_retry_after_waits_for_the_cost_of_the_calls_own_limiter(fake_time: FakeTime) -> None:
+    client_bucket = TokenBucket(10, 1, clock=fake_time.clock, sleep=fake_time.bucket_sleep)
+    points = TokenBucket(1000, 50, clock=fake_time.clock, sleep=fake_time.bucket_sleep)
+    responses.post(BASE + "graphql.json", status=429)
+    responses.post(BASE + "graphql.json", json={"data": {}})
+    HttpClient(BASE, limiter=client_bucket).post(
+        "graphql.json", json={}, cost=100, limiter=points, idempotent=True
+    )
+    assert fake_time.retry_waits == [2.0], "100 points at 50 per second, after emptying the points"
+    assert fake_time.bucket_waits == []
+    assert client_bucket.available == 10, "the client's bucket neither paid nor was emptied"
+
+
+@responses.activate
+def test_429_with_retry_after_on_a_paced_call_still_honours_it(fake_time: FakeTime) -> None:
+    bucket = TokenBucket(10, 2, clock=fake_time.clock, sleep=fake_time.bucket_sleep)
+    responses.get(ORDERS, status=429, headers={"Retry-After": "7"})
+    responses.get(ORDERS, json={})
+    HttpClient(BASE, limiter=bucket).get("orders.json")
+    assert fake_time.retry_waits == [7.0]
+    assert fake_time.bucket_waits == [], "the pause ended with the wait"
+    assert bucket.available == pytest.approx(10 - 1, abs=1e-9), "paused 7 s, then refilled while paused"
+
+
+@responses.activate
+def test_429_without_retry_after_and_without_a_limiter_backs_off(naps: list[float]) -> None:
+    responses.get(ORDERS, status=429)
+    responses.get(ORDERS, json={})
+    HttpClient(BASE, backoff_base=0.5, backoff_max=1.5).get("orders.json")
+    assert len(naps) == 1 and 0 <= naps[0] <= 1.0

@@ -170,7 +170,6 @@ def test_10000_quantities_in_one_feed_with_the_refused_skus_errors(hub: LiveHub)
 
 
 def test_notifications_then_a_shipment(hub: LiveHub) -> None:
-    notifications.forget_seen()
     with mock_aws(), AmazonSandbox(seed=25, orders=150, speed=200) as sandbox:
         sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
         queue = sqs.create_queue(QueueName="hub-orders")["QueueUrl"]
