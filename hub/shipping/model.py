@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 CarrierName = Literal["ups", "fedex", "usps", "dhl_express", "easypost"]
-CARRIERS: tuple[str, ...] = ("ups", "fedex", "usps", "dhl_express", "easypost")
+CARRIERS: tuple[str, ...] = get_args(CarrierName)
 
 TrackingStatus = Literal[
     "pending",
@@ -28,20 +28,7 @@ TrackingStatus = Literal[
     "cancelled",
     "unknown",
 ]
-TRACKING_STATUSES: tuple[str, ...] = (
-    "pending",
-    "picked_up",
-    "in_transit",
-    "out_for_delivery",
-    "delivered",
-    "ready_for_pickup",
-    "on_hold",
-    "delivery_delayed",
-    "delivery_failed",
-    "return_to_sender",
-    "cancelled",
-    "unknown",
-)
+TRACKING_STATUSES: tuple[str, ...] = get_args(TrackingStatus)
 
 LabelFormat = Literal["PDF", "PNG", "GIF", "ZPL"]
 

@@ -80,3 +80,14 @@ def test_arrival_order_never_matters(events: list[TrackingEvent], split: int) ->
         whole.events,
         whole.delivered_at,
     )
+
+
+def test_the_model_names_what_the_contract_names() -> None:
+    import json
+
+    from hub.shipping.model import CARRIERS, TRACKING_STATUSES
+    from tests.contracts import contract_path
+
+    schema = json.loads(contract_path("canonical-shipping.schema.json").read_text())
+    assert set(TRACKING_STATUSES) == set(schema["$defs"]["status"]["enum"])
+    assert set(CARRIERS) == set(schema["$defs"]["carrier"]["enum"])
