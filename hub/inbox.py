@@ -326,3 +326,14 @@ def record_handled(
         },
     )
     return event_id is not None
+
+
+def discard_event(db: Database, event_id: int) -> bool:
+    """A person gave up on a dead event; False when it is not dead (any more)."""
+    with db.session() as session:
+        done = session.execute(
+            update(t.InboxEvent)
+            .where(t.InboxEvent.id == event_id, t.InboxEvent.state == "dead")
+            .values(state="discarded", next_attempt_at=None)
+        ).rowcount
+    return done == 1

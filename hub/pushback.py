@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session
 from hub import tables as t
 from hub.connectors import ShipmentLine, ShipmentPush
 from hub.crypto import SecretBox
-from hub.db import Database
-from hub.inventory.catalogue import insert_ignoring_conflicts
+from hub.db import Database, insert_for
 
 log = logging.getLogger(__name__)
 TOPIC = "fulfilment.push"
@@ -109,9 +108,6 @@ def queue_fulfilment(session: Session, change: FulfilmentChange) -> bool:
     if order is None:
         raise LookupError(f"order {change.order_id} not found")
     key = f"shipment:{change.shipment_id}:{change.change}"
-    exists = session.scalar(select(t.OutboxMessage.id).where(t.OutboxMessage.key == key))
-    if exists is not None:
-        return False
     payload: dict[str, Any] = {
         "key": f"hub-{change.shipment_id}",
         "order_external_id": order.external_id,
@@ -134,8 +130,10 @@ def queue_fulfilment(session: Session, change: FulfilmentChange) -> bool:
         "next_attempt_at": now,
         "created_at": now,
     }
-    insert_ignoring_conflicts(session, t.OutboxMessage.__table__, [row], ["key"])
-    return True
+    # one statement decides, so two writers of the same change cannot both think they queued it
+    table = t.OutboxMessage.__table__
+    stmt = insert_for(session, table).values(row).on_conflict_do_nothing(index_elements=["key"])
+    return session.execute(stmt.returning(table.c.id)).scalar() is not None
 
 
 def shipment_push(payload: dict[str, Any], notify_customer: bool) -> ShipmentPush:

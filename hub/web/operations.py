@@ -10,13 +10,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from hub import tables as t
 from hub.app import current_hub
 from hub.connectors import get_connector
 from hub.health import every_connection, needing_attention
-from hub.inbox import process_event
+from hub.inbox import discard_event, process_event
 from hub.pushback import discard as discard_message
 from hub.pushback import send_message
 from hub.scheduling import DEFAULTS, connection_jobs
@@ -137,18 +137,7 @@ def dead_letter_action(kind: str, item_id: int, action: str) -> Response:
         if session.get(table, item_id) is None:
             abort(404)
     if action == "discard":
-        if kind == "outbox":
-            done = discard_message(hub.db, item_id)
-        else:
-            with hub.db.session() as session:
-                done = (
-                    session.execute(
-                        update(t.InboxEvent)
-                        .where(t.InboxEvent.id == item_id, t.InboxEvent.state == "dead")
-                        .values(state="discarded", next_attempt_at=None)
-                    ).rowcount
-                    == 1
-                )
+        done = discard_message(hub.db, item_id) if kind == "outbox" else discard_event(hub.db, item_id)
         outcome = "discarded" if done else "not dead any more: left as it was"
     elif kind == "inbox":
         outcome = process_event(hub.db, hub.box, hub.settings.public_url, item_id, replay=True)

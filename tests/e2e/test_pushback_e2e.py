@@ -15,7 +15,7 @@ from connectors.shopify.sandbox import ShopifySandbox
 from hub import tables as t
 from hub.app import create_app
 from hub.db import Database
-from hub.pushback import MAX_ATTEMPTS, FulfilmentChange, queue_fulfilment, send_due
+from hub.pushback import MAX_ATTEMPTS, FulfilmentChange, discard, queue_fulfilment, send_due, send_message
 from hub.services.connections import create_connection
 from hub.sync import poll_orders
 from tests.conftest import make_settings
@@ -173,3 +173,10 @@ def test_dead_after_the_last_attempt(app: Flask, sandbox: ShopifySandbox) -> Non
     [message] = messages(app)
     assert message.attempts == MAX_ATTEMPTS and "500" in (message.last_error or "")
     assert sandbox.fulfillments(theirs["id"]) == []
+    # a person presses Retry once the channel is back: sent once; pressing again sends nothing
+    sandbox.reset_faults()
+    h = app.extensions["hub"]
+    assert send_message(h.db, h.box, h.settings.public_url, message.id, by_hand=True) == "sent"
+    assert send_message(h.db, h.box, h.settings.public_url, message.id, by_hand=True) == "skipped"
+    assert len(sandbox.fulfillments(theirs["id"])) == 1
+    assert discard(h.db, message.id) is False, "a sent message cannot be discarded"

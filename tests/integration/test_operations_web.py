@@ -168,3 +168,16 @@ def test_schedule_form_keeps_channel_minimums_and_changes_nothing_on_error(
     assert ok.status_code == 302
     with hub_db.session() as session:
         assert session.get(t.Connection, cid).schedule == {"poll_orders": 600}, "defaults are not stored"
+
+
+def test_discarding_an_inbox_event_only_takes_a_dead_one(app: Flask, hub_db: Database) -> None:
+    from hub.inbox import discard_event
+
+    cid = magento(app)
+    with hub_db.session() as session:
+        park_dead_letter(session, cid, {"increment_id": "bad"}, "MappingError")
+        event_id = session.scalar(select(t.InboxEvent.id))
+    assert discard_event(hub_db, event_id) is True
+    assert discard_event(hub_db, event_id) is False, "already discarded: left as it was"
+    with hub_db.session() as session:
+        assert session.get(t.InboxEvent, event_id).state == "discarded"
